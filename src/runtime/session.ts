@@ -1,0 +1,103 @@
+// Runs graphs with onnxruntime-node.
+import { cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../graph/graph.js';
+import { serializeModel } from '../graph/onnx.js';
+import { DType, Tensor, TensorArray } from '../graph/tensor.js';
+
+export interface SessionOptions {
+  /** intra-op threads; default: all cores */
+  threads?: number;
+  /** ORT graph optimisation level; default 'all' */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  int16: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  uint16: 'uint16',
+  uint32: 'uint32',
+  uint64: 'uint64',
+  bool: 'bool',
+};
+
+export function toOrt(t: Tensor): ort.Tensor {
+  const type = ORT_TYPE[t.dtype];
+  if (!type) throw new Error(`onnxruntime cannot take ${t.dtype} tensors`);
+  return new ort.Tensor(type, t.data as never, t.dims);
+}
+
+export function fromOrt(t: ort.Tensor): Tensor {
+  const dtype = t.type as DType;
+  const dims = t.dims.map(Number);
+  let data = t.data as TensorArray;
+  if (t.type === 'bool') data = new Uint8Array((t.data as Uint8Array).buffer, (t.data as Uint8Array).byteOffset, (t.data as Uint8Array).length);
+  return new Tensor(dtype, dims, data);
+}
+
+export class Session {
+  private constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly graph: Graph,
+  ) {}
+
+  static async create(graph: Graph, opts: SessionOptions = {}): Promise<Session> {
+    const bytes = serializeModel(graph);
+    const threads = opts.threads ?? defaultThreads();
+    let inner: ort.InferenceSession;
+    try {
+      inner = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: opts.optimization ?? 'all',
+        executionProviders: ['cpu'],
+      });
+    } catch (e) {
+      throw new Error(`onnxruntime rejected graph '${graph.name}': ${(e as Error).message}`);
+    }
+    return new Session(inner, graph);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
+
+  async run(feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+    const f: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) f[k] = toOrt(v);
+    const res = outputs ? await this.inner.run(f, outputs) : await this.inner.run(f);
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v as ort.Tensor);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.inner.release();
+  }
+}
+
+export function defaultThreads(): number {
+  const env = Number(process.env.JEPA_THREADS);
+  if (env > 0) return env;
+  return Math.max(1, cpus().length);
+}
+
+/** Builds a session, runs it once and releases it. */
+export async function runOnce(graph: Graph, feeds: Record<string, Tensor>, opts?: SessionOptions): Promise<Record<string, Tensor>> {
+  const s = await Session.create(graph, opts);
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
