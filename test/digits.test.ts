@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Tensor } from '../src/graph/tensor.js';
+import { Rng } from '../src/data/random.js';
+import { writeSafetensors } from '../src/data/safetensors.js';
+import { buildDigitsEncoder, DigitsConfig, defaultDigitsConfig, initDigitsWeights, loadDigitsEncoder } from '../src/models/digits.js';
+import { runOnce } from '../src/runtime/session.js';
+
+// erf by its Maclaurin series / continued fraction is overkill here: a direct numerical integral in float64.
+function erf(x: number): number {
+  const n = 2000;
+  const h = x / n;
+  let s = 0;
+  for (let i = 0; i <= n; i++) {
+    const t = i * h;
+    s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-t * t);
+  }
+  return ((2 / Math.sqrt(Math.PI)) * s * h) / 3;
+}
+const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
+
+// The encoder written out in plain loops (float64), from the description in digits.ts.
+function reference(cfg: DigitsConfig, w: Map<string, Tensor>, x: Float32Array): number[] {
+  let c = cfg.num_channels;
+  let s = cfg.image_size;
+  let h: number[] = Array.from(x, (v) => (v - cfg.input_mean) / cfg.input_std);
+  cfg.conv_kernels.forEach((k, li) => {
+    const W = w.get(`conv${li + 1}.weight`)!.data as Float32Array;
+    const B = w.get(`conv${li + 1}.bias`)!.data as Float32Array;
+    const co = cfg.conv_channels[li];
+    const so = s / k;
+    const out = new Array(co * so * so).fill(0);
+    for (let o = 0; o < co; o++)
+      for (let i = 0; i < so; i++)
+        for (let j = 0; j < so; j++) {
+          let acc = B[o];
+          for (let ci = 0; ci < c; ci++)
+            for (let a = 0; a < k; a++)
+              for (let bb = 0; bb < k; bb++) acc += W[((o * c + ci) * k + a) * k + bb] * h[(ci * s + i * k + a) * s + j * k + bb];
+          out[(o * so + i) * so + j] = gelu(acc);
+        }
+    h = out;
+    c = co;
+    s = so;
+  });
+  const dense = (v: number[], name: string, act: boolean) => {
+    const W = w.get(`${name}.weight`)!;
+    const B = w.get(`${name}.bias`)!.data as Float32Array;
+    const [no, ni] = W.dims;
+    return Array.from({ length: no }, (_, o) => {
+      let acc = B[o];
+      for (let i = 0; i < ni; i++) acc += (W.data as Float32Array)[o * ni + i] * v[i];
+      return act ? gelu(acc) : acc;
+    });
+  };
+  return dense(dense(h, 'fc1', true), 'fc2', false);
+}
+
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 6], hidden_size: 16, embedding_dim: 8 };
+
+test('digits encoder graph matches a plain-loop reference', async () => {
+  const rng = new Rng(2);
+  const w = initDigitsWeights(small, rng);
+  const enc = buildDigitsEncoder(small, w, { batch: 2 });
+  const x = Float32Array.from({ length: 2 * 784 }, () => rng.uniform());
+  const out = await runOnce(enc.graph, { [enc.input]: new Tensor('float32', [2, 1, 28, 28], x) });
+  const z = out.embedding;
+  assert.deepEqual(z.dims, [2, 8]);
+  for (let n = 0; n < 2; n++) {
+    const want = reference(small, w, x.subarray(n * 784, (n + 1) * 784));
+    want.forEach((v, k) => assert.ok(Math.abs((z.data as Float32Array)[n * 8 + k] - v) < 1e-4, `sample ${n} dim ${k}`));
+  }
+});
+
+test('digits encoder loads from a folder and reports bad files by name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'digits-'));
+  const rng = new Rng(4);
+  const w = initDigitsWeights(small, rng);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(small));
+  writeSafetensors(join(dir, 'model.safetensors'), w);
+  const enc = loadDigitsEncoder(dir);
+  assert.equal(enc.embeddingDim, 8);
+  assert.deepEqual(enc.inputShape, [1, 1, 28, 28]);
+
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, hidden_size: 17 }));
+  assert.throws(() => loadDigitsEncoder(dir), /model\.safetensors: tensor fc1\.weight has shape \[16, 294\], expected \[17, 294\]/);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, conv_kernels: [3, 2] }));
+  assert.throws(() => loadDigitsEncoder(dir), /config\.json: .*size 28 is not divisible by kernel 3/);
+  writeFileSync(join(dir, 'config.json'), '{oops');
+  assert.throws(() => loadDigitsEncoder(dir), /config\.json: not valid JSON/);
+  assert.throws(() => loadDigitsEncoder(join(dir, 'nothing')), /nothing[/\\]config\.json: file not found/);
+});
