@@ -9,6 +9,7 @@ program
 
 // One line per command module.
 const commands: Array<() => Promise<{ register(p: Command): void }>> = [
+  () => import('./report.js'),
 ];
 
 for (const load of commands) (await load()).register(program);

@@ -1,6 +1,6 @@
 // Reads a scores .jsonl file (from `jepa-score score` / `ood`) line by line into what a report needs.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Rng } from '../data/random.js';
@@ -263,4 +263,46 @@ function topFolders(items: ScoredItem[]): (string | undefined)[] {
   }
   const top = parts.map((p) => (p.length > common ? p[common] : '(top level)'));
   return ids.map((id) => (id < 0 ? undefined : top[id]));
+}
+
+/** OOD metrics from `jepa-score ood`: method -> OOD set -> values (missing ones stay undefined). */
+export interface Metrics {
+  methods: Record<string, Record<string, { auroc?: number; fpr95?: number; aupr?: number }>>;
+}
+
+/** Reads and checks a metrics.json; problems raise an Error naming the file. */
+export async function readMetrics(path: string): Promise<Metrics> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read the metrics file (${(e as Error).message})`);
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const methods = (obj as { methods?: unknown } | null)?.methods;
+  if (typeof methods !== 'object' || methods === null || Array.isArray(methods)) {
+    throw new Error(`${path}: expected {"methods": {"<name>": {"<ood set>": {"auroc", "fpr95", "aupr"}}}}`);
+  }
+  const out: Metrics = { methods: {} };
+  for (const [name, sets] of Object.entries(methods)) {
+    if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) throw new Error(`${path}: method "${name}" must map OOD sets to metrics`);
+    out.methods[name] = {};
+    for (const [set, vals] of Object.entries(sets as Record<string, unknown>)) {
+      if (typeof vals !== 'object' || vals === null || Array.isArray(vals)) throw new Error(`${path}: "${name}" / "${set}" must be an object of metrics`);
+      const m: { auroc?: number; fpr95?: number; aupr?: number } = {};
+      for (const key of ['auroc', 'fpr95', 'aupr'] as const) {
+        const v = (vals as Record<string, unknown>)[key];
+        if (v === undefined || v === null) continue;
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${path}: "${name}" / "${set}" / "${key}" must be a number`);
+        m[key] = v;
+      }
+      out.methods[name][set] = m;
+    }
+  }
+  return out;
 }
