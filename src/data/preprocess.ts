@@ -1,0 +1,298 @@
+// Preprocessing as Hugging Face image processors do it (the "slow", PIL-based path):
+// convert to RGB -> resize (uint8, rounded) -> centre crop -> rescale -> normalise, giving CHW float32.
+// Resizing uses sharp (libvips); docs/preprocessing.md measures how far it lands from PIL.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+
+export type Resample = 'bilinear' | 'bicubic' | 'nearest';
+
+export interface PreprocessConfig {
+  resize?: { shortestEdge?: number; height?: number; width?: number };
+  resample: Resample;
+  centerCrop?: { height: number; width: number };
+  rescale?: number;
+  mean: number[];
+  std: number[];
+  /** Always true in effect: images are decoded to RGB (kept for fidelity with the HF config). */
+  convertRgb: boolean;
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+const PIL_RESAMPLE: Record<number, Resample | string> = {
+  0: 'nearest',
+  1: 'lanczos',
+  2: 'bilinear',
+  3: 'bicubic',
+  4: 'box',
+  5: 'hamming',
+};
+
+/** The default preprocessing of a model family (before any preprocessor_config.json). */
+export function familyDefaults(family: string): PreprocessConfig {
+  switch (family) {
+    case 'dinov2':
+    case 'dinov2_with_registers':
+    case 'ijepa':
+      return {
+        resize: { shortestEdge: 256 },
+        resample: 'bicubic',
+        centerCrop: { height: 224, width: 224 },
+        rescale: 1 / 255,
+        mean: [...IMAGENET_MEAN],
+        std: [...IMAGENET_STD],
+        convertRgb: true,
+      };
+    case 'clip':
+    case 'clip_vision_model':
+      return {
+        resize: { shortestEdge: 224 },
+        resample: 'bicubic',
+        centerCrop: { height: 224, width: 224 },
+        rescale: 1 / 255,
+        mean: [...CLIP_MEAN],
+        std: [...CLIP_STD],
+        convertRgb: true,
+      };
+    default:
+      throw new Error(`no default preprocessing for model family '${family}' (known: dinov2, dinov2_with_registers, ijepa, clip, clip_vision_model)`);
+  }
+}
+
+/**
+ * The preprocessing for a model: `modelDir/preprocessor_config.json` when present (HF keys), else the family
+ * defaults. `opts.size` sets the final (crop) side for small models; the resize keeps the config's
+ * resize-to-crop ratio (256/224 for DINOv2) unless `opts.shortestEdge` is given.
+ */
+export function preprocessConfigFor(
+  modelDir: string | undefined,
+  family: string,
+  opts: { size?: number; shortestEdge?: number } = {},
+): PreprocessConfig {
+  const file = modelDir ? join(modelDir, 'preprocessor_config.json') : undefined;
+  const cfg = file && existsSync(file) ? parseHfConfig(file, family) : familyDefaults(family);
+  return withSize(cfg, opts);
+}
+
+function withSize(cfg: PreprocessConfig, opts: { size?: number; shortestEdge?: number }): PreprocessConfig {
+  const out: PreprocessConfig = { ...cfg, mean: [...cfg.mean], std: [...cfg.std] };
+  if (opts.size !== undefined) {
+    if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`preprocessing: size must be a positive integer, got ${opts.size}`);
+    const s = opts.size;
+    if (cfg.resize?.shortestEdge !== undefined) {
+      const ratio = cfg.centerCrop ? cfg.resize.shortestEdge / cfg.centerCrop.height : 1;
+      out.resize = { shortestEdge: Math.round(s * ratio) };
+    } else if (cfg.resize) {
+      out.resize = { height: s, width: s };
+    }
+    if (cfg.centerCrop || !cfg.resize) out.centerCrop = { height: s, width: s };
+  }
+  if (opts.shortestEdge !== undefined) {
+    if (!Number.isInteger(opts.shortestEdge) || opts.shortestEdge < 1) {
+      throw new Error(`preprocessing: shortestEdge must be a positive integer, got ${opts.shortestEdge}`);
+    }
+    out.resize = { shortestEdge: opts.shortestEdge };
+  }
+  return out;
+}
+
+/** Reads a Hugging Face preprocessor_config.json. */
+export function parseHfConfig(file: string, family = ''): PreprocessConfig {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: cannot read preprocessor config (${(e as Error).message})`);
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error(`${file}: preprocessor config is not a JSON object`);
+  const bad = (what: string) => new Error(`${file}: ${what}`);
+  const num = (v: unknown, key: string): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(`'${key}' must be a positive number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  let defaults: PreprocessConfig | undefined;
+  try {
+    defaults = familyDefaults(family);
+  } catch {
+    defaults = undefined;
+  }
+  const squareSize = j.image_processor_type === 'ViTImageProcessor';
+  const cfg: PreprocessConfig = {
+    resample: 'bicubic',
+    mean: defaults ? defaults.mean : [...IMAGENET_MEAN],
+    std: defaults ? defaults.std : [...IMAGENET_STD],
+    convertRgb: j.do_convert_rgb !== false,
+  };
+  if (j.do_resize !== false) {
+    const size = j.size ?? (defaults?.resize ? undefined : null);
+    if (size === null) throw bad(`do_resize without 'size'`);
+    if (size === undefined) cfg.resize = { ...defaults!.resize! };
+    else if (typeof size === 'number') cfg.resize = squareSize ? { height: num(size, 'size'), width: size } : { shortestEdge: num(size, 'size') };
+    else if (typeof size === 'object' && size !== null) {
+      const s = size as Record<string, unknown>;
+      if (s.shortest_edge !== undefined) cfg.resize = { shortestEdge: num(s.shortest_edge, 'size.shortest_edge') };
+      else if (s.height !== undefined && s.width !== undefined) {
+        cfg.resize = { height: num(s.height, 'size.height'), width: num(s.width, 'size.width') };
+      } else throw bad(`unsupported 'size' ${JSON.stringify(size)} (expected shortest_edge, or height and width)`);
+    } else throw bad(`unsupported 'size' ${JSON.stringify(size)}`);
+    if (j.resample !== undefined) {
+      const r = PIL_RESAMPLE[j.resample as number];
+      if (r !== 'bilinear' && r !== 'bicubic' && r !== 'nearest') {
+        throw bad(`resample ${JSON.stringify(j.resample)}${r ? ` (${r})` : ''} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
+      }
+      cfg.resample = r;
+    }
+  }
+  if (j.do_center_crop !== false && (j.crop_size !== undefined || j.do_center_crop === true)) {
+    const c = j.crop_size ?? defaults?.centerCrop;
+    if (c === undefined) throw bad(`do_center_crop without 'crop_size'`);
+    if (typeof c === 'number') cfg.centerCrop = { height: num(c, 'crop_size'), width: c };
+    else if (typeof c === 'object' && c !== null) {
+      const s = c as Record<string, unknown>;
+      cfg.centerCrop = { height: num(s.height, 'crop_size.height'), width: num(s.width, 'crop_size.width') };
+    } else throw bad(`unsupported 'crop_size' ${JSON.stringify(c)}`);
+  }
+  if (j.do_rescale !== false) cfg.rescale = j.rescale_factor === undefined ? 1 / 255 : num(j.rescale_factor, 'rescale_factor');
+  if (j.do_normalize === false) {
+    cfg.mean = [0, 0, 0];
+    cfg.std = [1, 1, 1];
+  } else {
+    for (const key of ['image_mean', 'image_std'] as const) {
+      const v = j[key];
+      if (v === undefined) continue;
+      const arr = typeof v === 'number' ? [v, v, v] : v;
+      if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+        throw bad(`'${key}' must be 3 numbers, got ${JSON.stringify(v)}`);
+      }
+      if (key === 'image_std' && arr.some((x) => x === 0)) throw bad(`'image_std' has a zero`);
+      if (key === 'image_mean') cfg.mean = arr;
+      else cfg.std = arr;
+    }
+  }
+  return cfg;
+}
+
+/** HF's shortest-edge rule: the short side becomes `size`, the long one int(size * long / short). */
+export function resizeOutputSize(height: number, width: number, resize: NonNullable<PreprocessConfig['resize']>): [number, number] {
+  if (resize.shortestEdge !== undefined) {
+    const s = resize.shortestEdge;
+    if (width <= height) return [Math.floor((s * height) / width), s];
+    return [s, Math.floor((s * width) / height)];
+  }
+  if (resize.height === undefined || resize.width === undefined) throw new Error('preprocessing: resize needs shortestEdge, or height and width');
+  return [resize.height, resize.width];
+}
+
+const KERNEL: Record<Resample, 'cubic' | 'linear' | 'nearest'> = { bicubic: 'cubic', bilinear: 'linear', nearest: 'nearest' };
+
+/** Resizes interleaved uint8 pixels (HWC) with sharp; output rounded to uint8 like PIL. */
+export async function resizeU8(
+  data: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+  resample: Resample,
+): Promise<Uint8Array> {
+  if (outHeight === height && outWidth === width) return data;
+  if (channels !== 1 && channels !== 3) throw new Error(`resize: ${channels} channels (1 or 3)`);
+  let img = sharp(data, { raw: { width, height, channels } }).resize(outWidth, outHeight, { fit: 'fill', kernel: KERNEL[resample] });
+  if (channels === 1) img = img.toColourspace('b-w'); // else sharp hands back 3 channels
+  const buf = await img.raw().toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * HF's centre crop of HWC uint8 pixels: top = floor((H - h) / 2), left = floor((W - w) / 2); where the crop is
+ * larger than the image, the image is centred on a zero canvas (as HF pads).
+ */
+export function centerCropU8(
+  data: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  cropHeight: number,
+  cropWidth: number,
+): Uint8Array {
+  if (cropHeight === height && cropWidth === width) return data;
+  const out = new Uint8Array(cropHeight * cropWidth * channels);
+  // offset of the crop in the (possibly padded) image
+  const padTop = cropHeight > height ? Math.ceil((cropHeight - height) / 2) : 0;
+  const padLeft = cropWidth > width ? Math.ceil((cropWidth - width) / 2) : 0;
+  const top = cropHeight > height ? -padTop : Math.floor((height - cropHeight) / 2);
+  const left = cropWidth > width ? -padLeft : Math.floor((width - cropWidth) / 2);
+  for (let y = 0; y < cropHeight; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= height) continue;
+    for (let x = 0; x < cropWidth; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= width) continue;
+      const si = (sy * width + sx) * channels;
+      const di = (y * cropWidth + x) * channels;
+      for (let c = 0; c < channels; c++) out[di + c] = data[si + c];
+    }
+  }
+  return out;
+}
+
+/**
+ * HWC uint8 -> CHW float32: x * rescale, then (x - mean) / std, each step rounded to float32 as numpy does.
+ * mean/std of length 1 apply to every channel.
+ */
+export function normalizeToChw(data: Uint8Array, height: number, width: number, channels: number, cfg: Pick<PreprocessConfig, 'rescale' | 'mean' | 'std'>): Float32Array {
+  const pick = (a: number[], what: string): Float32Array => {
+    if (a.length === channels) return Float32Array.from(a);
+    if (a.length === 1) return new Float32Array(channels).fill(a[0]);
+    throw new Error(`preprocessing: ${what} has ${a.length} values for ${channels} channel(s)`);
+  };
+  const mean = pick(cfg.mean, 'mean');
+  const std = pick(cfg.std, 'std');
+  const hw = height * width;
+  const out = new Float32Array(channels * hw);
+  const lut = new Float32Array(256 * channels);
+  for (let c = 0; c < channels; c++) {
+    for (let v = 0; v < 256; v++) {
+      const x = cfg.rescale === undefined ? v : Math.fround(v * cfg.rescale);
+      lut[c * 256 + v] = Math.fround(Math.fround(x - mean[c]) / std[c]);
+    }
+  }
+  for (let i = 0; i < hw; i++) {
+    for (let c = 0; c < channels; c++) out[c * hw + i] = lut[c * 256 + data[i * channels + c]];
+  }
+  return out;
+}
+
+/** The full pipeline on decoded pixels (HWC uint8). */
+export async function preprocessPixels(
+  img: { data: Uint8Array; width: number; height: number; channels: number },
+  cfg: PreprocessConfig,
+): Promise<{ data: Float32Array; channels: number; height: number; width: number }> {
+  let { data, width, height } = img;
+  const channels = img.channels;
+  if (cfg.resize) {
+    const [h, w] = resizeOutputSize(height, width, cfg.resize);
+    data = await resizeU8(data, height, width, channels, h, w, cfg.resample);
+    height = h;
+    width = w;
+  }
+  if (cfg.centerCrop) {
+    data = centerCropU8(data, height, width, channels, cfg.centerCrop.height, cfg.centerCrop.width);
+    height = cfg.centerCrop.height;
+    width = cfg.centerCrop.width;
+  }
+  return { data: normalizeToChw(data, height, width, channels, cfg), channels, height, width };
+}
+
+/** PIL's convert('L') on interleaved RGB: (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. */
+export function rgbToGray(rgb: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels);
+  for (let i = 0; i < pixels; i++) {
+    out[i] = (rgb[3 * i] * 19595 + rgb[3 * i + 1] * 38470 + rgb[3 * i + 2] * 7471 + 0x8000) >>> 16;
+  }
+  return out;
+}
