@@ -1,0 +1,84 @@
+// `jepa-score ood`: JEPA-SCORE and its variants against kNN / Mahalanobis / norm baselines on OOD sets.
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadOodModel, runOod } from '../experiments/ood.js';
+import { writeReport } from '../report/html.js';
+import { action, UserError } from './errors.js';
+
+import { formatSeconds } from './progress.js';
+
+interface OodFlags {
+  model: string;
+  in: string;
+  ood: string[];
+  out: string;
+  train?: string;
+  limit: string;
+  trainLimit: string;
+  k: string;
+  eps: string;
+  seed: string;
+  threads?: string;
+  report: boolean;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ood')
+    .description('out-of-distribution detection: JEPA-SCORE (and variants) vs kNN, Mahalanobis and norm baselines; writes metrics.json, metrics.md, scores.jsonl and a report')
+    .option('--model <model>', 'built-in model name (mnist-jepa), a model folder, or an .onnx image encoder', 'mnist-jepa')
+    .requiredOption('--in <set>', 'in-distribution set: a built-in name (mnist, ...) or a folder of images')
+    .option('--ood <set>', 'out-of-distribution set (built-in name or folder); repeat for several', collect, [])
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--train <set>', 'fitting split for the baselines (default: mnist-train for --in mnist, else a seeded half of --in)')
+    .option('--limit <n>', 'images scored per evaluated set', '500')
+    .option('--train-limit <n>', 'training images used to fit the baselines', '12000')
+    .option('--k <list>', 'kNN neighbours, comma separated', '1,5,50')
+    .option('--eps <eps>', 'JEPA-SCORE clips singular values below eps', '1e-6')
+    .option('--seed <n>', 'seed for the fit/held-out split of a folder', '0')
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)')
+    .option('--no-report', 'skip the HTML report')
+    .action(action(runOodCommand));
+}
+
+async function runOodCommand(flags: OodFlags): Promise<void> {
+  if (flags.ood.length === 0) throw new UserError('give at least one --ood <set>');
+  const eps = Number(flags.eps);
+  if (!(eps > 0)) throw new UserError(`--eps must be positive, got '${flags.eps}'`);
+  const ks = flags.k.split(',').map((s) => positiveInt(s.trim(), '--k'));
+  const threads = flags.threads === undefined ? undefined : positiveInt(flags.threads, '--threads');
+  const out = resolve(flags.out);
+  const t0 = performance.now();
+  const model = await loadOodModel(flags.model, threads);
+  const res = await runOod(model, {
+    inSet: flags.in,
+    oodSets: flags.ood,
+    outDir: out,
+    trainSet: flags.train,
+    limit: positiveInt(flags.limit, '--limit'),
+    trainLimit: positiveInt(flags.trainLimit, '--train-limit'),
+    ks,
+    eps,
+    seed: Number(flags.seed) || 0,
+    threads,
+    log: (line) => console.error(line),
+  });
+  console.log(res.table);
+  console.error(`metrics: ${res.metricsPath}`);
+  console.error(`scores:  ${res.scoresPath}`);
+  if (flags.report) {
+    const rep = await writeReport(res.scoresPath, out, { metrics: res.metricsPath });
+    console.error(`report:  ${rep.html}`);
+  }
+  console.error(`done in ${formatSeconds((performance.now() - t0) / 1000)}`);
+}

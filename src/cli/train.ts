@@ -1,0 +1,81 @@
+// `jepa-score train`: LeJEPA training of the digits encoder (how the built-in mnist-jepa was made).
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
+import { action, UserError } from './errors.js';
+import { formatSeconds } from './progress.js';
+
+interface TrainFlags {
+  out: string;
+  steps: string;
+  batch: string;
+  views: string;
+  lr: string;
+  lambda: string;
+  directions: string;
+  seed: string;
+  data: string;
+  limit?: string;
+  evalEvery: string;
+  checkpointEvery: string;
+  threads?: string;
+  resume: boolean;
+  eval: boolean;
+}
+
+function num(v: string, flag: string, integer = true): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new UserError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+  }
+  return n;
+}
+
+export function register(program: Command): void {
+  const d = TRAIN_DEFAULTS;
+  program
+    .command('train')
+    .description('train the digits JEPA encoder with LeJEPA (invariance over augmented views + SIGReg); resumes from <out>/checkpoint.safetensors')
+    .requiredOption('--out <dir>', 'model folder: config.json, model.safetensors, checkpoint, train-log.jsonl, metrics.json')
+    .option('--steps <n>', 'optimisation steps', String(d.steps))
+    .option('--batch <n>', 'images per step', String(d.batch))
+    .option('--views <n>', 'augmented views per image', String(d.views))
+    .option('--lr <lr>', 'peak learning rate (Adam, warm-up then cosine decay)', String(d.lr))
+    .option('--lambda <w>', 'SIGReg weight', String(d.lambda))
+    .option('--directions <m>', 'random SIGReg directions per step', String(d.directions))
+    .option('--seed <n>', 'seed (weights, batches, views, directions)', String(d.seed))
+    .option('--data <set>', 'training images: built-in set or folder', d.trainSet)
+    .option('--limit <n>', 'use at most n training images')
+    .option('--eval-every <n>', 'kNN accuracy on the mnist test subset every n steps', String(d.evalEvery))
+    .option('--checkpoint-every <n>', 'save a checkpoint every n steps', String(d.checkpointEvery))
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)')
+    .option('--no-resume', 'start afresh even if a checkpoint exists')
+    .option('--no-eval', 'skip the kNN evaluation')
+    .action(action(runTrain));
+}
+
+async function runTrain(flags: TrainFlags): Promise<void> {
+  const seed = Number(flags.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new UserError(`--seed must be a non-negative integer, got '${flags.seed}'`);
+  const out = resolve(flags.out);
+  const res = await trainDigits({
+    out,
+    steps: num(flags.steps, '--steps'),
+    batch: num(flags.batch, '--batch'),
+    views: num(flags.views, '--views'),
+    lr: num(flags.lr, '--lr', false),
+    lambda: num(flags.lambda, '--lambda', false),
+    directions: num(flags.directions, '--directions'),
+    seed,
+    trainSet: flags.data,
+    trainLimit: flags.limit === undefined ? undefined : num(flags.limit, '--limit'),
+    evalEvery: flags.eval ? num(flags.evalEvery, '--eval-every') : 0,
+    checkpointEvery: num(flags.checkpointEvery, '--checkpoint-every'),
+    threads: flags.threads === undefined ? undefined : num(flags.threads, '--threads'),
+    resume: flags.resume,
+    skipEval: !flags.eval,
+    log: (line) => console.error(line),
+  });
+  const acc = res.knnAccuracy === undefined ? '' : `, kNN accuracy ${(res.knnAccuracy * 100).toFixed(2)}%`;
+  console.log(`trained to step ${res.steps} in ${formatSeconds(res.seconds)}${acc}; model in ${out}`);
+}

@@ -1,0 +1,304 @@
+// LeJEPA on MNIST: a digits CNN trained with invariance over augmented views + SIGReg, through our own
+// gradients. Writes a model folder (config.json, model.safetensors, metrics.json, train-log.jsonl) and
+// a resumable checkpoint.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { augment } from '../data/augment.js';
+import { Dataset, loadDataset } from '../data/datasets.js';
+import { JsonlWriter } from '../data/jsonl.js';
+import { Rng } from '../data/random.js';
+import { writeSafetensors } from '../data/safetensors.js';
+import { GraphBuilder } from '../graph/builder.js';
+import { Graph } from '../graph/graph.js';
+import { Tensor } from '../graph/tensor.js';
+import { addDigitsEncoder, buildDigitsEncoder, DigitsConfig, defaultDigitsConfig, digitsWeightShapes, initDigitsWeights } from '../models/digits.js';
+import { Session } from '../runtime/session.js';
+import { lejepaLoss } from './objectives.js';
+import { randomDirections, SIGREG_KNOTS, SIGREG_T_MAX } from './sigreg.js';
+import { BatchSampler, fit, stepRng, Trainer } from './trainer.js';
+
+export interface DigitsTrainOptions {
+  /** model folder to write */
+  out: string;
+  config?: DigitsConfig;
+  /** total optimisation steps */
+  steps?: number;
+  /** images per step (each seen in `views` augmented views) */
+  batch?: number;
+  views?: number;
+  lr?: number;
+  /** linear warm-up steps before the cosine decay */
+  warmup?: number;
+  weightDecay?: number;
+  /** SIGReg weight: loss = invariance + lambda * SIGReg */
+  lambda?: number;
+  /** random SIGReg directions per step */
+  directions?: number;
+  seed?: number;
+  /** training images (from the built-in mnist-train, or a folder) */
+  trainSet?: string;
+  trainLimit?: number;
+  /** held-out set for the kNN accuracy */
+  evalSet?: string;
+  evalLimit?: number;
+  /** kNN accuracy every n steps (0: only at the end) */
+  evalEvery?: number;
+  checkpointEvery?: number;
+  /** continue from out/checkpoint.safetensors when it exists (default true); false starts afresh */
+  resume?: boolean;
+  /** skip the final kNN evaluation */
+  skipEval?: boolean;
+  threads?: number;
+  log?: (line: string) => void;
+  onStep?: (step: number, loss: number) => void;
+}
+
+export interface DigitsTrainResult {
+  steps: number;
+  seconds: number;
+  losses: number[];
+  knnAccuracy?: number;
+  weights: Map<string, Tensor>;
+}
+
+export const TRAIN_DEFAULTS = {
+  steps: 3000,
+  batch: 128,
+  views: 2,
+  lr: 2e-3,
+  warmup: 100,
+  weightDecay: 1e-4,
+  lambda: 0.05,
+  directions: 64,
+  seed: 0,
+  trainSet: 'mnist-train',
+  evalSet: 'mnist',
+  evalEvery: 500,
+  checkpointEvery: 100,
+};
+
+/** The training graph: views [V*N,1,H,W] and directions [K,M] in, LeJEPA loss out (weights as initializers). */
+export function lejepaGraph(cfg: DigitsConfig, weights: Map<string, Tensor>, views: number, batch: number, lambda: number): Graph {
+  const b = new GraphBuilder('digits_lejepa');
+  const s = cfg.image_size;
+  const x = b.input('views', 'float32', [views * batch, cfg.num_channels, s, s]);
+  const dirs = b.input('dirs', 'float32', [cfg.embedding_dim, null]);
+  for (const [name] of digitsWeightShapes(cfg)) b.init(name, weights.get(name)!);
+  const z = addDigitsEncoder(b, cfg, x, (n) => n);
+  const zv = b.reshape(z, [views, batch, cfg.embedding_dim]);
+  const l = lejepaLoss(b, zv, dirs, { lambda, n: batch });
+  b.op('Identity', [l.loss], {}, 'loss');
+  b.op('Identity', [l.invariance], {}, 'invariance');
+  b.op('Identity', [l.regularizer], {}, 'sigreg');
+  for (const o of ['loss', 'invariance', 'sigreg']) b.output(o, 'float32', []);
+  return b.build();
+}
+
+/** Learning rate at a step: linear warm-up, then cosine decay to 5% of the peak. */
+export function learningRate(step: number, steps: number, lr: number, warmup: number): number {
+  if (step < warmup) return (lr * (step + 1)) / warmup;
+  const p = Math.min(1, (step - warmup) / Math.max(1, steps - warmup));
+  return lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+/** The V augmented views of a batch, view-major ([v * N + i]), from a generator that depends only on the step. */
+export function makeViews(ds: Dataset, idx: ArrayLike<number>, views: number, rng: Rng): Float32Array {
+  const hw = ds.height * ds.width * ds.channels;
+  const out = new Float32Array(views * idx.length * hw);
+  for (let v = 0; v < views; v++) {
+    for (let i = 0; i < idx.length; i++) {
+      const img = augment(ds.images[idx[i]], ds.channels, ds.height, ds.width, 'digits', rng);
+      out.set(img, (v * idx.length + i) * hw);
+    }
+  }
+  return out;
+}
+
+/** Embeddings of many images with the encoder in batches. */
+export async function embedImages(cfg: DigitsConfig, weights: Map<string, Tensor>, images: Float32Array[], threads?: number): Promise<Float32Array[]> {
+  const enc = buildDigitsEncoder(cfg, weights, { batch: 'batch' });
+  const session = await Session.create(enc.graph, { threads });
+  const D = cfg.num_channels * cfg.image_size * cfg.image_size;
+  const K = cfg.embedding_dim;
+  const out: Float32Array[] = [];
+  try {
+    for (let s = 0; s < images.length; s += 500) {
+      const part = images.slice(s, s + 500);
+      const data = new Float32Array(part.length * D);
+      part.forEach((x, i) => data.set(x, i * D));
+      const r = await session.run({ [enc.input]: new Tensor('float32', [part.length, cfg.num_channels, cfg.image_size, cfg.image_size], data) });
+      const z = r[enc.output].data as Float32Array;
+      for (let i = 0; i < part.length; i++) out.push(z.slice(i * K, (i + 1) * K));
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
+/**
+ * kNN classification accuracy with cosine similarity: each test embedding takes the majority label of its
+ * k most similar training embeddings (ties go to the label with the larger summed similarity).
+ */
+export function knnAccuracy(train: Float32Array[], trainLabels: number[], test: Float32Array[], testLabels: number[], k = 10): number {
+  if (train.length !== trainLabels.length || test.length !== testLabels.length) throw new Error('knnAccuracy: embeddings and labels differ in number');
+  if (k > train.length) throw new Error(`knnAccuracy: k = ${k} exceeds the ${train.length} training embeddings`);
+  const unit = (z: Float32Array) => {
+    let s = 0;
+    for (const v of z) s += v * v;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    return Float64Array.from(z, (v) => v * inv);
+  };
+  const tr = train.map(unit);
+  const sims = new Float64Array(k);
+  const labs = new Int32Array(k);
+  let correct = 0;
+  test.forEach((q0, qi) => {
+    const q = unit(q0);
+    sims.fill(-Infinity);
+    for (let i = 0; i < tr.length; i++) {
+      let s = 0;
+      const t = tr[i];
+      for (let d = 0; d < q.length; d++) s += q[d] * t[d];
+      if (s <= sims[k - 1]) continue;
+      let j = k - 1;
+      while (j > 0 && sims[j - 1] < s) {
+        sims[j] = sims[j - 1];
+        labs[j] = labs[j - 1];
+        j--;
+      }
+      sims[j] = s;
+      labs[j] = trainLabels[i];
+    }
+    const votes = new Map<number, [number, number]>();
+    for (let j = 0; j < k; j++) {
+      const v = votes.get(labs[j]) ?? [0, 0];
+      votes.set(labs[j], [v[0] + 1, v[1] + sims[j]]);
+    }
+    let best = -1;
+    let bestVote: [number, number] = [-1, -Infinity];
+    for (const [l, v] of votes) if (v[0] > bestVote[0] || (v[0] === bestVote[0] && v[1] > bestVote[1])) [best, bestVote] = [l, v];
+    if (best === testLabels[qi]) correct++;
+  });
+  return correct / test.length;
+}
+
+/** Trains (or resumes) and writes the model folder. */
+export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrainResult> {
+  const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DigitsTrainOptions>;
+  const log = opts.log ?? (() => {});
+  const cfg = opts.config ?? defaultDigitsConfig();
+  mkdirSync(o.out, { recursive: true });
+  const ckPath = join(o.out, 'checkpoint.safetensors');
+  const logPath = join(o.out, 'train-log.jsonl');
+  const settings = {
+    steps: o.steps, batch: o.batch, views: o.views, lr: o.lr, warmup: o.warmup, weightDecay: o.weightDecay, lambda: o.lambda,
+    directions: o.directions, seed: o.seed, trainSet: o.trainSet, trainLimit: o.trainLimit ?? null,
+    sigreg: { tMax: SIGREG_T_MAX, knots: SIGREG_KNOTS }, augment: 'digits',
+  };
+  const settingsPath = join(o.out, 'train-settings.json');
+  if (opts.resume === false) {
+    for (const p of [ckPath, logPath, settingsPath]) rmSync(p, { force: true });
+  } else if (existsSync(ckPath) && existsSync(settingsPath)) {
+    // a resumed run must use the settings of the run it continues (the step count may grow)
+    const old = JSON.parse(readFileSync(settingsPath, 'utf8'));
+    const differ = Object.keys(settings).filter((k) => k !== 'steps' && JSON.stringify(old[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
+    if (differ.length) throw new Error(`${ckPath}: was trained with other settings (${differ.join(', ')}); pass the same ones or start afresh`);
+  }
+  writeFileSync(settingsPath, JSON.stringify(settings, null, 2) + '\n');
+
+  log(`loading ${o.trainSet}`);
+  const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: cfg.image_size });
+  if (train.channels !== cfg.num_channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${cfg.num_channels}`);
+  const init = initDigitsWeights(cfg, new Rng(o.seed));
+  const batch = Math.min(o.batch, train.images.length);
+  const graph = lejepaGraph(cfg, init, o.views, batch, o.lambda);
+  const params = digitsWeightShapes(cfg).map(([n]) => n);
+  const trainer = await Trainer.create(graph, {
+    loss: 'loss',
+    params,
+    adam: { lr: o.lr, weightDecay: o.weightDecay },
+    metrics: ['invariance', 'sigreg'],
+    session: { threads: o.threads },
+  });
+  const sampler = new BatchSampler(train.images.length, batch, o.seed);
+  const s = cfg.image_size;
+  const feeds = (step: number): Record<string, Tensor> => {
+    const views = makeViews(train, sampler.indices(step), o.views, stepRng(o.seed, step, 2));
+    const dirs = randomDirections(stepRng(o.seed, step, 3), cfg.embedding_dim, o.directions);
+    return {
+      views: new Tensor('float32', [o.views * batch, cfg.num_channels, s, s], views),
+      dirs: new Tensor('float32', [cfg.embedding_dim, o.directions], dirs),
+    };
+  };
+
+  let evalData: { train: Dataset; test: Dataset } | undefined;
+  const evaluate = async (): Promise<number> => {
+    evalData ??= { train, test: await loadDataset(o.evalSet, { limit: opts.evalLimit, size: cfg.image_size }) };
+    const { test } = evalData;
+    if (!train.labels || !test.labels) throw new Error(`kNN accuracy needs labels in ${o.trainSet} and ${o.evalSet}`);
+    const w = trainer.weights();
+    const zt = await embedImages(cfg, w, train.images, o.threads);
+    const ze = await embedImages(cfg, w, test.images, o.threads);
+    return knnAccuracy(zt, train.labels, ze, test.labels, 10);
+  };
+
+  const logFile = new JsonlWriter(logPath);
+  const t0 = performance.now();
+  const losses: number[] = [];
+  let knn: number | undefined;
+  try {
+    if (existsSync(ckPath)) trainer.load(ckPath);
+    const resumed = trainer.step > 0 ? ` (resuming at step ${trainer.step})` : '';
+    log(`training ${o.steps} steps, ${batch} images x ${o.views} views per step${resumed}`);
+    let window: number[] = [];
+    const every = o.evalEvery > 0 ? o.evalEvery : o.steps;
+    while (trainer.step < o.steps) {
+      const target = Math.min(o.steps, (Math.floor(trainer.step / every) + 1) * every);
+      const part = await fit(trainer, {
+        steps: target,
+        batch: feeds,
+        lr: (step) => learningRate(step, o.steps, o.lr, o.warmup),
+        checkpoint: { path: ckPath, every: o.checkpointEvery, metadata: { format: 'jepa-score digits checkpoint' } },
+        onStep: (step, r) => {
+          window.push(r.loss);
+          logFile.write({ step: step + 1, loss: r.loss, invariance: r.metrics.invariance, sigreg: r.metrics.sigreg, lr: learningRate(step, o.steps, o.lr, o.warmup) });
+          opts.onStep?.(step + 1, r.loss);
+          if ((step + 1) % 50 === 0) {
+            const mean = window.reduce((a, b) => a + b, 0) / window.length;
+            log(`step ${step + 1}/${o.steps} loss ${mean.toFixed(4)} (inv ${r.metrics.invariance.toFixed(4)}, sigreg ${r.metrics.sigreg.toFixed(3)}) ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+            window = [];
+          }
+        },
+      });
+      losses.push(...part);
+      if (trainer.step >= o.steps) break;
+      if (!opts.skipEval && o.evalEvery > 0) {
+        const acc = await evaluate();
+        logFile.write({ step: trainer.step, knn_accuracy: acc });
+        log(`step ${trainer.step}: kNN accuracy (k=10, cosine) on ${o.evalSet}: ${(acc * 100).toFixed(2)}%`);
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const weights = trainer.weights();
+    if (!opts.skipEval) {
+      knn = await evaluate();
+      logFile.write({ step: trainer.step, knn_accuracy: knn });
+      log(`final kNN accuracy (k=10, cosine) on ${o.evalSet}: ${(knn * 100).toFixed(2)}%`);
+    }
+    writeSafetensors(join(o.out, 'model.safetensors'), weights, { format: 'pt', model_type: cfg.model_type });
+    writeFileSync(join(o.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    const metrics = {
+      steps: trainer.step,
+      seconds_this_run: Math.round(seconds),
+      final_loss: losses.length ? losses[losses.length - 1] : null,
+      knn_accuracy: knn ?? null,
+      knn: { k: 10, metric: 'cosine', train: o.trainSet, train_images: train.images.length, test: o.evalSet, test_images: evalData?.test.images.length ?? null },
+      settings,
+    };
+    writeFileSync(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+    return { steps: trainer.step, seconds, losses, knnAccuracy: knn, weights };
+  } finally {
+    await trainer.release();
+  }
+}
