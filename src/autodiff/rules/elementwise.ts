@@ -1,0 +1,149 @@
+// Gradient rules for elementwise ops (with numpy broadcasting).
+import { Ctx } from '../context.js';
+import type { Rule } from './index.js';
+
+/** dX = dY * d, where d is a forward-side local derivative (no k axis). */
+function times(c: Ctx, d: string): string {
+  return c.e.mul(c.dyReq(), d);
+}
+
+/** Cotangent of input i of a broadcasting op, from a cotangent shaped like the output. */
+function toInput(c: Ctx, cot: string, i: number): string {
+  return c.unbroadcast(cot, c.shape(c.y), c.shape(c.in(i)));
+}
+
+const add: Rule = (c) => [c.needs(0) ? toInput(c, c.dyReq(), 0) : undefined, c.needs(1) ? toInput(c, c.dyReq(), 1) : undefined];
+
+const sub: Rule = (c) => [c.needs(0) ? toInput(c, c.dyReq(), 0) : undefined, c.needs(1) ? c.e.neg(toInput(c, c.dyReq(), 1)) : undefined];
+
+const mul: Rule = (c) => {
+  const dy = c.dyReq();
+  return [c.needs(0) ? toInput(c, c.e.mul(dy, c.in(1)), 0) : undefined, c.needs(1) ? toInput(c, c.e.mul(dy, c.in(0)), 1) : undefined];
+};
+
+const div: Rule = (c) => {
+  const t = c.e.div(c.dyReq(), c.in(1));
+  return [c.needs(0) ? toInput(c, t, 0) : undefined, c.needs(1) ? toInput(c, c.e.neg(c.e.mul(t, c.y)), 1) : undefined];
+};
+
+const pow: Rule = (c) => {
+  const [x, p] = [c.in(0), c.in(1)];
+  const dt = c.dtype(x);
+  const out: (string | undefined)[] = [undefined, undefined];
+  if (c.needs(0)) {
+    // d = p * x^(p-1), on the forward side
+    const pv = c.staticScalar(p);
+    let d: string;
+    if (pv === 2) d = c.e.mul(x, c.scalar(2, dt));
+    else if (pv === 1) d = '';
+    else if (pv !== undefined) d = c.e.mul(c.e.op('Pow', [x, c.scalar(pv - 1, c.dtype(p))]), c.scalar(pv, dt));
+    else d = c.e.mul(c.e.op('Pow', [x, c.e.sub(p, c.scalar(1, c.dtype(p)))]), p);
+    out[0] = toInput(c, d ? times(c, d) : c.dyReq(), 0);
+  }
+  if (c.needs(1)) out[1] = toInput(c, c.e.mul(c.dyReq(), c.e.mul(c.y, c.e.op('Log', [x]))), 1);
+  return out;
+};
+
+const unary = (deriv: (c: Ctx) => string): Rule => (c) => [times(c, deriv(c))];
+
+const neg: Rule = (c) => [c.e.neg(c.dyReq())];
+const identity: Rule = (c) => [c.dyReq()];
+const exp = unary((c) => c.y);
+const log: Rule = (c) => [c.e.div(c.dyReq(), c.x)];
+const sqrt = unary((c) => c.e.div(c.scalar(0.5, c.dtype(c.y)), c.y));
+const reciprocal = unary((c) => c.e.neg(c.e.mul(c.y, c.y)));
+const tanh = unary((c) => c.e.sub(c.scalar(1, c.dtype(c.y)), c.e.mul(c.y, c.y)));
+const sigmoid = unary((c) => c.e.mul(c.y, c.e.sub(c.scalar(1, c.dtype(c.y)), c.y)));
+const sin = unary((c) => c.e.op('Cos', [c.x]));
+const cos = unary((c) => c.e.neg(c.e.op('Sin', [c.x])));
+const abs = unary((c) => c.e.op('Sign', [c.x]));
+const erf = unary((c) => {
+  const dt = c.dtype(c.x);
+  const e = c.e.op('Exp', [c.e.neg(c.e.mul(c.x, c.x))]);
+  return c.e.mul(e, c.scalar(2 / Math.sqrt(Math.PI), dt));
+});
+const relu = unary((c) => c.e.cast(c.e.op('Greater', [c.x, c.scalar(0, c.dtype(c.x))]), c.dtype(c.x)));
+const leakyRelu = unary((c) => {
+  const dt = c.dtype(c.x);
+  const alpha = c.attr('alpha')?.value as number | undefined;
+  return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(1, dt), c.scalar(alpha ?? 0.01, dt)]);
+});
+
+const cast: Rule = (c) => {
+  if (!c.isFloat(c.x)) return [undefined];
+  return [c.dtype(c.x) === c.dtype(c.y) ? c.dyReq() : c.e.cast(c.dyReq(), c.dtype(c.x))];
+};
+
+/** Sum and Mean: each input gets the (scaled) cotangent. */
+const sumN = (mean: boolean): Rule => (c) => {
+  let dy = c.dyReq();
+  if (mean) dy = c.e.mul(dy, c.scalar(1 / c.node.inputs.length, c.dtype(c.y)));
+  return c.node.inputs.map((_, i) => (c.needs(i) ? toInput(c, dy, i) : undefined));
+};
+
+/** Max and Min: the cotangent goes to every input equal to the result (ties share it in full). */
+const extremum: Rule = (c) => {
+  const dt = c.dtype(c.y);
+  return c.node.inputs.map((v, i) => {
+    if (!c.needs(i)) return undefined;
+    const mask = c.e.cast(c.e.op('Equal', [c.y, v]), dt);
+    return toInput(c, c.e.mul(c.dyReq(), mask), i);
+  });
+};
+
+const where: Rule = (c) => {
+  const [cond, a, b] = c.node.inputs;
+  const dy = c.dyReq();
+  const zero = c.scalar(0, c.dtype(c.y));
+  const out: (string | undefined)[] = [undefined, undefined, undefined];
+  if (c.needs(1)) out[1] = c.unbroadcast(c.e.op('Where', [cond, dy, zero]), c.shape(c.y), c.shape(a));
+  if (c.needs(2)) out[2] = c.unbroadcast(c.e.op('Where', [cond, zero, dy]), c.shape(c.y), c.shape(b));
+  return out;
+};
+
+const clip: Rule = (c) => {
+  // Clip(x, min, max): the cotangent passes where min < x < max
+  const dt = c.dtype(c.x);
+  let mask = '';
+  const [, lo, hi] = c.node.inputs;
+  if (c.needs(1) || c.needs(2)) throw c.fail('gradients for the clip bounds are not supported');
+  if (lo) mask = c.e.op('Greater', [c.x, lo]);
+  if (hi) {
+    const m2 = c.e.op('Less', [c.x, hi]);
+    mask = mask ? c.e.op('And', [mask, m2]) : m2;
+  }
+  if (!mask) return [c.dyReq()];
+  return [times(c, c.e.cast(mask, dt))];
+};
+
+const softplus = unary((c) => c.e.op('Sigmoid', [c.x]));
+
+export const elementwiseRules: Record<string, Rule> = {
+  Add: add,
+  Sub: sub,
+  Mul: mul,
+  Div: div,
+  Pow: pow,
+  Neg: neg,
+  Identity: identity,
+  Exp: exp,
+  Log: log,
+  Sqrt: sqrt,
+  Reciprocal: reciprocal,
+  Tanh: tanh,
+  Sigmoid: sigmoid,
+  Sin: sin,
+  Cos: cos,
+  Abs: abs,
+  Erf: erf,
+  Relu: relu,
+  LeakyRelu: leakyRelu,
+  Softplus: softplus,
+  Cast: cast,
+  Sum: sumN(false),
+  Mean: sumN(true),
+  Max: extremum,
+  Min: extremum,
+  Where: where,
+  Clip: clip,
+};
