@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { augment } from '../data/augment.js';
 import { Dataset, loadDataset } from '../data/datasets.js';
-import { JsonlWriter } from '../data/jsonl.js';
+import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { writeSafetensors } from '../data/safetensors.js';
 import { GraphBuilder } from '../graph/builder.js';
@@ -77,21 +77,18 @@ export const TRAIN_DEFAULTS = {
   checkpointEvery: 100,
 };
 
-/** The training graph: views [V*N,1,H,W] and directions [K,M] in, LeJEPA loss out (weights as initializers). */
-export function lejepaGraph(cfg: DigitsConfig, weights: Map<string, Tensor>, views: number, batch: number, lambda: number): Graph {
+/** The training graph: views [V*N,1,H,W] and M directions [K,M] in, LeJEPA loss out (weights as initializers). */
+export function lejepaGraph(cfg: DigitsConfig, weights: Map<string, Tensor>, views: number, batch: number, lambda: number, directions: number): { graph: Graph; loss: string; invariance: string; sigreg: string } {
   const b = new GraphBuilder('digits_lejepa');
   const s = cfg.image_size;
   const x = b.input('views', 'float32', [views * batch, cfg.num_channels, s, s]);
-  const dirs = b.input('dirs', 'float32', [cfg.embedding_dim, null]);
+  const dirs = b.input('dirs', 'float32', [cfg.embedding_dim, directions]);
   for (const [name] of digitsWeightShapes(cfg)) b.init(name, weights.get(name)!);
   const z = addDigitsEncoder(b, cfg, x, (n) => n);
   const zv = b.reshape(z, [views, batch, cfg.embedding_dim]);
   const l = lejepaLoss(b, zv, dirs, { lambda, n: batch });
-  b.op('Identity', [l.loss], {}, 'loss');
-  b.op('Identity', [l.invariance], {}, 'invariance');
-  b.op('Identity', [l.regularizer], {}, 'sigreg');
-  for (const o of ['loss', 'invariance', 'sigreg']) b.output(o, 'float32', []);
-  return b.build();
+  b.output(l.loss, 'float32', []);
+  return { graph: b.build(), loss: l.loss, invariance: l.invariance, sigreg: l.regularizer };
 }
 
 /** Learning rate at a step: linear warm-up, then cosine decay to 5% of the peak. */
@@ -212,13 +209,13 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   if (train.channels !== cfg.num_channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${cfg.num_channels}`);
   const init = initDigitsWeights(cfg, new Rng(o.seed));
   const batch = Math.min(o.batch, train.images.length);
-  const graph = lejepaGraph(cfg, init, o.views, batch, o.lambda);
+  const lg = lejepaGraph(cfg, init, o.views, batch, o.lambda, o.directions);
   const params = digitsWeightShapes(cfg).map(([n]) => n);
-  const trainer = await Trainer.create(graph, {
-    loss: 'loss',
+  const trainer = await Trainer.create(lg.graph, {
+    loss: lg.loss,
     params,
     adam: { lr: o.lr, weightDecay: o.weightDecay },
-    metrics: ['invariance', 'sigreg'],
+    metrics: [lg.invariance, lg.sigreg],
     session: { threads: o.threads },
   });
   const sampler = new BatchSampler(train.images.length, batch, o.seed);
@@ -243,12 +240,15 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     return knnAccuracy(zt, train.labels, ze, test.labels, 10);
   };
 
-  const logFile = new JsonlWriter(logPath);
   const t0 = performance.now();
   const losses: number[] = [];
   let knn: number | undefined;
   try {
     if (existsSync(ckPath)) trainer.load(ckPath);
+    // drop log lines of steps the checkpoint does not hold (a run killed after its last checkpoint)
+    const kept = readJsonl<{ step: number }>(logPath).records.filter((r) => r.step <= trainer.step);
+    writeFileSync(logPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    const logFile = new JsonlWriter(logPath);
     const resumed = trainer.step > 0 ? ` (resuming at step ${trainer.step})` : '';
     log(`training ${o.steps} steps, ${batch} images x ${o.views} views per step${resumed}`);
     let window: number[] = [];
@@ -262,11 +262,11 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
         checkpoint: { path: ckPath, every: o.checkpointEvery, metadata: { format: 'jepa-score digits checkpoint' } },
         onStep: (step, r) => {
           window.push(r.loss);
-          logFile.write({ step: step + 1, loss: r.loss, invariance: r.metrics.invariance, sigreg: r.metrics.sigreg, lr: learningRate(step, o.steps, o.lr, o.warmup) });
+          logFile.write({ step: step + 1, loss: r.loss, invariance: r.metrics[lg.invariance], sigreg: r.metrics[lg.sigreg], lr: learningRate(step, o.steps, o.lr, o.warmup) });
           opts.onStep?.(step + 1, r.loss);
           if ((step + 1) % 50 === 0) {
             const mean = window.reduce((a, b) => a + b, 0) / window.length;
-            log(`step ${step + 1}/${o.steps} loss ${mean.toFixed(4)} (inv ${r.metrics.invariance.toFixed(4)}, sigreg ${r.metrics.sigreg.toFixed(3)}) ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+            log(`step ${step + 1}/${o.steps} loss ${mean.toFixed(4)} (inv ${r.metrics[lg.invariance].toFixed(4)}, sigreg ${r.metrics[lg.sigreg].toFixed(3)}) ${((performance.now() - t0) / 1000).toFixed(0)}s`);
             window = [];
           }
         },

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Rng } from '../src/data/random.js';
+import { readSafetensors } from '../src/data/safetensors.js';
+import { defaultDigitsConfig, DigitsConfig, loadDigitsEncoder } from '../src/models/digits.js';
+import { knnAccuracy, learningRate, trainDigits } from '../src/train/digits.js';
+
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8], hidden_size: 32, embedding_dim: 8 };
+const base = { config: small, batch: 32, views: 2, lr: 3e-3, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
+
+test('LeJEPA training lowers the loss and writes a loadable model folder', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'digits-train-'));
+  const res = await trainDigits({ ...base, out, steps: 40, seed: 1 });
+  assert.equal(res.losses.length, 40);
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const first = mean(res.losses.slice(0, 5));
+  const last = mean(res.losses.slice(-5));
+  assert.ok(last < 0.9 * first, `loss went from ${first} to ${last}`);
+  const enc = loadDigitsEncoder(out);
+  assert.equal(enc.embeddingDim, 8);
+  const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(log.length, 40);
+  assert.ok(existsSync(join(out, 'checkpoint.safetensors')));
+});
+
+test('a resumed run ends with exactly the weights of an uninterrupted one', async () => {
+  const a = mkdtempSync(join(tmpdir(), 'digits-a-'));
+  const b = mkdtempSync(join(tmpdir(), 'digits-b-'));
+  const whole = await trainDigits({ ...base, out: a, steps: 10, seed: 3 });
+  // killed during step 7: the last checkpoint is at step 5
+  const kill = (step: number) => {
+    if (step === 7) throw new Error('killed');
+  };
+  await assert.rejects(trainDigits({ ...base, out: b, steps: 10, seed: 3, onStep: kill }), /killed/);
+  const resumed = await trainDigits({ ...base, out: b, steps: 10, seed: 3 });
+  assert.equal(resumed.losses.length, 5);
+  assert.deepEqual(resumed.losses, whole.losses.slice(5));
+  const wa = readSafetensors(join(a, 'model.safetensors'));
+  const wb = readSafetensors(join(b, 'model.safetensors'));
+  for (const [name, t] of wa) assert.deepEqual(wb.get(name)!.data, t.data, name);
+  await assert.rejects(trainDigits({ ...base, out: b, steps: 12, seed: 4 }), /checkpoint\.safetensors: was trained with other settings \(seed\)/);
+});
+
+test('learning rate: warm-up then cosine to 5% of the peak', () => {
+  assert.ok(Math.abs(learningRate(0, 100, 1, 10) - 0.1) < 1e-12);
+  assert.ok(Math.abs(learningRate(9, 100, 1, 10) - 1) < 1e-12);
+  assert.ok(Math.abs(learningRate(10, 100, 1, 10) - 1) < 1e-12);
+  assert.ok(Math.abs(learningRate(100, 100, 1, 10) - 0.05) < 1e-12);
+});
+
+test('kNN accuracy matches a brute-force vote', () => {
+  const rng = new Rng(9);
+  const mk = (n: number) => Array.from({ length: n }, () => Float32Array.from({ length: 3 }, () => rng.normal()));
+  const train = mk(60);
+  const test = mk(25);
+  const tl = train.map(() => rng.int(3));
+  const el = test.map(() => rng.int(3));
+  const cos = (a: Float32Array, b: Float32Array) => {
+    const d = a.reduce((s, v, i) => s + v * b[i], 0);
+    return d / Math.hypot(...a) / Math.hypot(...b);
+  };
+  let correct = 0;
+  test.forEach((q, i) => {
+    const nn = train.map((t, j) => [cos(q, t), tl[j]]).sort((x, y) => y[0] - x[0]).slice(0, 5);
+    const votes = [0, 1, 2].map((c) => [nn.filter((v) => v[1] === c).length, nn.filter((v) => v[1] === c).reduce((s, v) => s + v[0], 0)]);
+    let best = 0;
+    for (let c = 1; c < 3; c++) if (votes[c][0] > votes[best][0] || (votes[c][0] === votes[best][0] && votes[c][1] > votes[best][1])) best = c;
+    if (best === el[i]) correct++;
+  });
+  assert.equal(knnAccuracy(train, tl, test, el, 5), correct / test.length);
+});
