@@ -1,6 +1,6 @@
 // Preprocessing as Hugging Face image processors do it (the "slow", PIL-based path):
 // convert to RGB -> resize (uint8, rounded) -> centre crop -> rescale -> normalise, giving CHW float32.
-// Resizing uses sharp (libvips); docs/preprocessing.md measures how far it lands from PIL.
+// Resizing re-implements Pillow's resampling (or uses sharp on request); docs/preprocessing.md measures both.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -16,6 +16,8 @@ export interface PreprocessConfig {
   std: number[];
   /** Always true in effect: images are decoded to RGB (kept for fidelity with the HF config). */
   convertRgb: boolean;
+  /** Resizer: 'pil' (default, matches Pillow as HF's image processors use it) or 'sharp' (libvips). */
+  engine?: ResizeEngine;
 }
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -187,9 +189,12 @@ export function resizeOutputSize(height: number, width: number, resize: NonNulla
   return [resize.height, resize.width];
 }
 
+/** How images are resized: 'pil' (default) re-implements Pillow's resampling; 'sharp' uses libvips. */
+export type ResizeEngine = 'pil' | 'sharp';
+
 const KERNEL: Record<Resample, 'cubic' | 'linear' | 'nearest'> = { bicubic: 'cubic', bilinear: 'linear', nearest: 'nearest' };
 
-/** Resizes interleaved uint8 pixels (HWC) with sharp; output rounded to uint8 like PIL. */
+/** Resizes interleaved uint8 pixels (HWC) to outHeight x outWidth; output rounded to uint8. */
 export async function resizeU8(
   data: Uint8Array,
   height: number,
@@ -198,13 +203,151 @@ export async function resizeU8(
   outHeight: number,
   outWidth: number,
   resample: Resample,
+  engine: ResizeEngine = 'pil',
 ): Promise<Uint8Array> {
   if (outHeight === height && outWidth === width) return data;
+  if (engine === 'pil') return resizePil(data, height, width, channels, outHeight, outWidth, resample);
   if (channels !== 1 && channels !== 3) throw new Error(`resize: ${channels} channels (1 or 3)`);
   let img = sharp(data, { raw: { width, height, channels } }).resize(outWidth, outHeight, { fit: 'fill', kernel: KERNEL[resample] });
   if (channels === 1) img = img.toColourspace('b-w'); // else sharp hands back 3 channels
   const buf = await img.raw().toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+// Pillow's resampling (Resample.c), re-implemented: separable, horizontal pass first, each output pixel a
+// weighted sum over a window whose support grows with the downscale factor (antialiasing), weights normalised,
+// then turned into 22-bit fixed point; the intermediate image is rounded to uint8 as in Pillow.
+const PRECISION_BITS = 32 - 8 - 2;
+const ONE = 2 ** PRECISION_BITS;
+
+function bicubic(x: number): number {
+  const a = -0.5;
+  if (x < 0) x = -x;
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+function triangle(x: number): number {
+  if (x < 0) x = -x;
+  return x < 1 ? 1 - x : 0;
+}
+
+interface Coeffs {
+  start: Int32Array;
+  count: Int32Array;
+  k: Int32Array;
+  ksize: number;
+}
+
+function coefficients(inSize: number, outSize: number, resample: 'bilinear' | 'bicubic'): Coeffs {
+  const [filter, fsupport] = resample === 'bicubic' ? [bicubic, 2] : [triangle, 1];
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = fsupport * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const k = new Int32Array(outSize * ksize);
+  const w = new Float64Array(ksize);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const v = filter((x + xmin - center + 0.5) * ss);
+      w[x] = v;
+      ww += v;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? w[x] / ww : w[x];
+      k[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
+    }
+    start[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { start, count, k, ksize };
+}
+
+function clip8(v: number): number {
+  if (v <= 0) return 0;
+  const r = Math.floor(v / ONE);
+  return r > 255 ? 255 : r;
+}
+
+/** Pillow's Image.resize for 8-bit images (NEAREST, BILINEAR, BICUBIC), on HWC uint8. */
+export function resizePil(
+  data: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+  resample: Resample,
+): Uint8Array {
+  if (resample === 'nearest') {
+    // Pillow scales with an affine map: pixel centres stepped by repeated addition in float64, then truncated
+    const positions = (outSize: number, inSize: number): Int32Array => {
+      const idx = new Int32Array(outSize);
+      const step = inSize / outSize;
+      let pos = step * 0.5;
+      for (let i = 0; i < outSize; i++) {
+        idx[i] = Math.min(inSize - 1, Math.max(0, Math.trunc(pos)));
+        pos += step;
+      }
+      return idx;
+    };
+    const xs = positions(outWidth, width);
+    const ys = positions(outHeight, height);
+    const out = new Uint8Array(outHeight * outWidth * channels);
+    for (let y = 0; y < outHeight; y++) {
+      for (let x = 0; x < outWidth; x++) {
+        const si = (ys[y] * width + xs[x]) * channels;
+        const di = (y * outWidth + x) * channels;
+        for (let c = 0; c < channels; c++) out[di + c] = data[si + c];
+      }
+    }
+    return out;
+  }
+  let cur = data;
+  let curW = width;
+  if (outWidth !== width) {
+    const co = coefficients(width, outWidth, resample);
+    const tmp = new Uint8Array(height * outWidth * channels);
+    for (let y = 0; y < height; y++) {
+      const row = y * width * channels;
+      for (let xx = 0; xx < outWidth; xx++) {
+        const x0 = co.start[xx], n = co.count[xx], kb = xx * co.ksize;
+        for (let c = 0; c < channels; c++) {
+          let ss = ONE / 2;
+          for (let x = 0; x < n; x++) ss += cur[row + (x0 + x) * channels + c] * co.k[kb + x];
+          tmp[(y * outWidth + xx) * channels + c] = clip8(ss);
+        }
+      }
+    }
+    cur = tmp;
+    curW = outWidth;
+  }
+  if (outHeight !== height) {
+    const co = coefficients(height, outHeight, resample);
+    const tmp = new Uint8Array(outHeight * curW * channels);
+    const stride = curW * channels;
+    for (let yy = 0; yy < outHeight; yy++) {
+      const y0 = co.start[yy], n = co.count[yy], kb = yy * co.ksize;
+      for (let i = 0; i < stride; i++) {
+        let ss = ONE / 2;
+        for (let y = 0; y < n; y++) ss += cur[(y0 + y) * stride + i] * co.k[kb + y];
+        tmp[yy * stride + i] = clip8(ss);
+      }
+    }
+    cur = tmp;
+  }
+  return cur;
 }
 
 /**
@@ -276,7 +419,7 @@ export async function preprocessPixels(
   const channels = img.channels;
   if (cfg.resize) {
     const [h, w] = resizeOutputSize(height, width, cfg.resize);
-    data = await resizeU8(data, height, width, channels, h, w, cfg.resample);
+    data = await resizeU8(data, height, width, channels, h, w, cfg.resample, cfg.engine);
     height = h;
     width = w;
   }
