@@ -10,6 +10,9 @@ program
 // One line per command module.
 const commands: Array<() => Promise<{ register(p: Command): void }>> = [
   () => import('./report.js'),
+  () => import('./train.js'),
+  () => import('./ood.js'),
+  () => import('./demo.js'),
 ];
 
 for (const load of commands) (await load()).register(program);
