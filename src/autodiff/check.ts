@@ -86,20 +86,24 @@ export async function checkVjp(g: Graph, opts: GradCheckOptions): Promise<GradCh
   }
   await fs.release();
 
-  const runGrads = async (m: VjpMode, cotFeeds: Tensor[]): Promise<Tensor[]> => {
+  const grader = async (m: VjpMode) => {
     const res = await vjp(g, { outputs: opts.outputs, wrt: opts.wrt, mode: m, inputShapes, keepOutputs: false });
     const s = await Session.create(res.graph);
-    const feeds: Record<string, Tensor> = { ...opts.feeds };
-    res.cotangents.forEach((c, i) => (feeds[c] = cotFeeds[i]));
-    const out = await s.run(feeds);
-    await s.release();
-    return res.grads.map((n) => out[n]);
+    return {
+      run: async (cotFeeds: Tensor[]): Promise<Tensor[]> => {
+        const feeds: Record<string, Tensor> = { ...opts.feeds };
+        res.cotangents.forEach((c, i) => (feeds[c] = cotFeeds[i]));
+        const out = await s.run(feeds);
+        return res.grads.map((n) => out[n]);
+      },
+      release: () => s.release(),
+    };
   };
 
+  const std = await grader('standard');
   const standard: Tensor[][] = [];
-  if (mode === 'standard' || mode === 'batched') {
-    for (let r = 0; r < rows; r++) standard.push(await runGrads('standard', cots[r]));
-  }
+  for (let r = 0; r < rows; r++) standard.push(await std.run(cots[r]));
+  await std.release();
   const analytic: number[] = [];
   let batchedVsStandard: number | undefined;
   if (mode === 'batched') {
@@ -109,7 +113,9 @@ export async function checkVjp(g: Graph, opts: GradCheckOptions): Promise<GradCh
       for (let r = 0; r < rows; r++) (t.data as Float64Array).set(cots[r][i].data as Float64Array, r * one.size);
       return t;
     });
-    const grads = await runGrads('batched', stacked);
+    const bat = await grader('batched');
+    const grads = await bat.run(stacked);
+    await bat.release();
     let diff = 0;
     let scale = 0;
     for (let r = 0; r < rows; r++) {

@@ -1,5 +1,5 @@
 // Gradient rules for ops that move data around: Transpose, reshapes, Expand, Concat, Split, Slice, Gather, Pad.
-import { attr, attrInt, attrInts, attrString } from '../../graph/graph.js';
+import { attrInt, attrInts, attrString } from '../../graph/graph.js';
 import { sizeOf, Tensor } from '../../graph/tensor.js';
 import { Ctx } from '../context.js';
 import type { Rule } from './index.js';
@@ -139,12 +139,17 @@ const gather: Rule = (c) => {
     const idx = c.ints(ind, 'gather index').map((v) => (v < 0 ? v + n : v));
     return [scatterAxis(c, cot, fwd, axis, idx, n), undefined];
   }
-  // indices known only at run time: a one-hot matrix built in the graph
+  // indices known only at run time: a one-hot matrix [n, m] built in the graph
   const dt = c.dtype(x);
-  const flat = c.e.reshape(ind, [-1]);
-  const values = c.e.shared(`onoff:${dt}`, () => (dt === 'float64' ? Tensor.f64([2], [0, 1]) : Tensor.f32([2], [0, 1])), 'onoff');
-  const depth = c.e.shared(`depth:${n}`, () => Tensor.i64([], [n]), 'depth');
-  const onehot = c.e.op('OneHot', [flat, depth, values], { axis: attr.int(0) });
+  const it = c.dtype(ind);
+  let flat = c.e.reshape(ind, [1, -1]);
+  flat = c.e.op('Where', [c.e.op('Less', [flat, c.scalar(0, it)]), c.e.add(flat, c.scalar(n, it)), flat]);
+  const rows = c.e.shared(`arange:${it}:${n}`, () => {
+    const t = Tensor.zeros(it, [n, 1]);
+    for (let i = 0; i < n; i++) t.data[i] = it === 'int64' ? BigInt(i) : i;
+    return t;
+  }, 'arange');
+  const onehot = c.e.cast(c.e.op('Equal', [rows, flat]), dt);
   return [matmulScatter(c, cot, fwd, axis, onehot, n), undefined];
 };
 
