@@ -215,8 +215,8 @@ async function renderPage(
   const cards: [string, string][] = [
     ['Images scored', String(set.items.length)],
     ['Failed', String(set.failedCount)],
-    [`${cap(groupWord(set))}s`, String(set.groups.length)],
   ];
+  if (set.groupBy === 'dataset' || set.groupBy === 'folder') cards.push([set.groupBy === 'dataset' ? 'Data sets' : 'Folders', String(set.groups.length)]);
   if (classes.size > 0) cards.push(['Classes', String(classes.size)]);
   if (dims.length > 0) cards.push(['Embedding dim K', dims.join(', ')]);
   if (all.length > 0) cards.push([`Median ${opts.label}`, formatScore(medianOf(all))]);
@@ -255,8 +255,9 @@ async function renderPage(
     nav.push(['plots', 'Histograms']);
     parts.push(
       `<section id="plots"><h2>Score histograms${set.spectra.length ? ' and spectra' : ''}</h2>` +
+        `<div class="plots">` +
         shown.map((p) => `<div class="plot" id="${p.name}">${inlineSvg(p.plot.svg, `plot-${p.name}`, p.title)}<p class="note">${escapeHtml(p.note)}</p></div>`).join('') +
-        `</section>`,
+        `</div></section>`,
     );
   }
 
@@ -426,8 +427,10 @@ tbody tr:nth-child(even){background:#fcfcfd}
 .metrics td.best{font-weight:700}
 .metrics td.na{color:var(--muted)}
 .scroll{overflow-x:auto;margin-bottom:12px}
-table.errors td{text-align:left;white-space:normal}table.errors td:first-child{width:70px}
-.plot{margin:6px 0 16px}
+table.errors td,table.errors th{text-align:left;white-space:normal}table.errors td:first-child{width:70px}
+.plots{display:flex;flex-wrap:wrap;gap:8px 32px;align-items:flex-start}
+.plot{margin:6px 0 16px;max-width:100%}
+.plot .note{max-width:640px}
 .plot svg{max-width:100%;height:auto;display:block}
 .rows{display:flex;flex-direction:column;gap:8px}
 .crow{display:grid;grid-template-columns:150px 1fr 1fr;gap:12px;align-items:start;padding:8px 0;border-top:1px solid var(--line)}

@@ -1,4 +1,5 @@
 // Thumbnails as data: URIs (made with sharp), so a report is one self-contained file.
+import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 
 export interface Thumb {
@@ -16,6 +17,7 @@ export interface Thumb {
  */
 export async function thumbnail(file: string, size: number): Promise<Thumb> {
   let meta: sharp.Metadata;
+  if (!existsSync(file)) throw new Error(`${file}: file not found`);
   try {
     meta = await sharp(file).metadata();
   } catch (e) {

@@ -158,11 +158,11 @@ export async function histogram(groups: HistogramGroup[], opts: HistogramOptions
   const facet = opts.layout === 'facet' || ((opts.layout ?? 'auto') === 'auto' && names.length > 5);
   const clipped = bins.groups.reduce((s, g) => s + g.below + g.above, 0);
   const subtitle = clipped ? `${clipped} value(s) outside [${fmt(edges[0])}, ${fmt(hi)}] are counted in the end bins` : undefined;
-  const width = opts.width ?? 560;
+  const width = opts.width ?? 440;
   const color = {
     field: 'group', type: 'nominal' as const, title: null,
     scale: { domain: names, range: names.map((_, i) => groupColor(i)) },
-    legend: facet ? null : { orient: 'top-right' as const, fillColor: 'rgba(255,255,255,0.85)' },
+    legend: facet ? null : { orient: 'right' as const, symbolType: 'square', symbolOpacity: 0.9, symbolStrokeWidth: 0 },
   };
   const x = { field: 'x', type: 'quantitative' as const, title: opts.xTitle ?? 'value', scale: { domain: [edges[0], hi], nice: false, zero: false } };
   const y = { field: 'density', type: 'quantitative' as const, title: 'density', stack: null };
@@ -304,15 +304,15 @@ export async function spectrumPlot(
   const color = {
     field: 'group', type: 'nominal' as const, title: null,
     scale: { domain: names, range: names.map((g) => groupColor(colorIndex.get(g) ?? 0)) },
-    legend: bands.length > 1 ? { orient: 'top-right' as const, fillColor: 'rgba(255,255,255,0.85)' } : null,
+    legend: bands.length > 1 ? { orient: 'right' as const, symbolType: 'square', symbolOpacity: 0.9, symbolStrokeWidth: 0 } : null,
   };
   const x = { field: 'k', type: 'quantitative' as const, title: 'k (singular values, largest first)', scale: { zero: false, nice: false } };
   const yScale = { type: 'log' as const };
   const yAxis = { format: '.0e', tickCount: 6, grid: true };
   const spec: TopLevelSpec = {
-    title: { text: opts.title ?? 'Singular values of the Jacobian', subtitle: `median and 10%–90% over ${bands.reduce((s, b) => s + b.n, 0)} images; dashed: eps = ${eps.toExponential(0)} (smaller values are clipped in the score)` },
-    width: opts.width ?? 560,
-    height: 240,
+    title: { text: opts.title ?? 'Singular values of the Jacobian', subtitle: [`median and 10%–90% band over ${bands.reduce((s, b) => s + b.n, 0)} images`, `dashed: eps = ${eps.toExponential(0)}; smaller σ are clipped in the score`] },
+    width: opts.width ?? 440,
+    height: 220,
     layer: [
       {
         data: { values: rows },

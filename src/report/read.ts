@@ -221,7 +221,7 @@ function assignGroups(items: ScoredItem[]): { groups: string[]; groupBy: ScoreSe
   const distinctTops = new Set(tops.filter((t) => t !== undefined));
   let groupBy: ScoreSet['groupBy'];
   if (anyDataset) groupBy = 'dataset';
-  else if (distinctTops.size >= 2) groupBy = 'folder';
+  else if (distinctTops.size >= 2 && !(anyClass && items.every((it, i) => tops[i] === undefined || tops[i] === it.cls))) groupBy = 'folder';
   else if (anyClass) groupBy = 'class';
   else groupBy = 'none';
 
