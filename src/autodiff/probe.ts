@@ -6,29 +6,29 @@ import { Rng } from '../data/random.js';
 import { runOnce } from '../runtime/session.js';
 
 /** Concrete shapes for the graph inputs: `given` where set, else the declared static shape. */
-export function concreteInputShapes(g: Graph, given: Record<string, number[]> = {}): Map<string, number[]> {
+export function concreteInputShapes(g: Graph, given: Record<string, number[]> = {}, who = `graph ${g.name}`): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const name of Object.keys(given)) {
-    if (!g.inputs.some((v) => v.name === name)) throw new Error(`graph ${g.name}: inputShapes names '${name}', which is not a graph input`);
+    if (!g.inputs.some((v) => v.name === name)) throw new Error(`${who}: inputShapes names '${name}', which is not a graph input`);
   }
   for (const v of g.inputs) {
     const s = given[v.name];
     if (s) {
       if (v.shape && v.shape.length !== s.length) {
-        throw new Error(`graph ${g.name}: input '${v.name}' has rank ${v.shape.length}, inputShapes gives [${s.join(',')}]`);
+        throw new Error(`${who}: input '${v.name}' has rank ${v.shape.length}, inputShapes gives [${s.join(',')}]`);
       }
       s.forEach((d, i) => {
         const decl = v.shape?.[i];
-        if (!Number.isInteger(d) || d < 0) throw new Error(`graph ${g.name}: inputShapes['${v.name}'] has a bad dim ${d}`);
+        if (!Number.isInteger(d) || d < 0) throw new Error(`${who}: inputShapes['${v.name}'] has a bad dim ${d}`);
         if (typeof decl === 'number' && decl !== d) {
-          throw new Error(`graph ${g.name}: input '${v.name}' has dim ${i} fixed to ${decl}, inputShapes gives ${d}`);
+          throw new Error(`${who}: input '${v.name}' has dim ${i} fixed to ${decl}, inputShapes gives ${d}`);
         }
       });
       out.set(v.name, s.slice());
       continue;
     }
     if (!v.shape || v.shape.some((d) => typeof d !== 'number')) {
-      throw new Error(`graph ${g.name}: input '${v.name}' has shape [${(v.shape ?? ['?']).join(',')}]; pass its concrete shape in inputShapes`);
+      throw new Error(`${who}: input '${v.name}' has shape [${(v.shape ?? ['?']).join(',')}]; pass its concrete shape in inputShapes`);
     }
     out.set(v.name, v.shape as number[]);
   }

@@ -67,7 +67,7 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
   }
 
   const sorted: Graph = { ...g, nodes: order };
-  const shapes = concreteInputShapes(g, opts.inputShapes);
+  const shapes = concreteInputShapes(g, opts.inputShapes, `vjp(${g.name})`);
   const values = await probeValues(sorted, shapes, dtypes);
 
   // which values depend on input data (as opposed to shapes and constants)
