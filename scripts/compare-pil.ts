@@ -96,6 +96,7 @@ const decodeCases: [string, Promise<Buffer>][] = [
   ['png-gray-alpha.png', sharp(base).greyscale().ensureAlpha(0.5).png().toBuffer()],
   ['png-palette.png', sharp(base).png({ palette: true, colours: 64 }).toBuffer()],
   ['png-16bit.png', sharp(base).toColourspace('rgb16').png().toBuffer()],
+  ['png-gray-16bit.png', sharp(base).toColourspace('grey16').png().toBuffer()],
   ['jpeg-q90.jpg', sharp(base).jpeg({ quality: 90 }).toBuffer()],
   ['jpeg-q75-420.jpg', sharp(base).jpeg({ quality: 75, chromaSubsampling: '4:2:0' }).toBuffer()],
   ['jpeg-gray.jpg', sharp(base).greyscale().jpeg().toBuffer()],
@@ -105,6 +106,9 @@ const decodeCases: [string, Promise<Buffer>][] = [
   ['gif.gif', sharp(base).gif().toBuffer()],
   ['tiff.tif', sharp(base).tiff().toBuffer()],
   ['tiff-rgba.tif', rgba.clone().tiff().toBuffer()],
+  ['png-p3-profile.png', sharp(base).withIccProfile('p3').png().toBuffer()],
+  ['jpeg-exif-orientation-6.jpg', sharp(base).withMetadata({ orientation: 6 }).jpeg().toBuffer()],
+  ['jpeg-cmyk.jpg', sharp(base).toColourspace('cmyk').jpeg().toBuffer()],
 ];
 const decodeJobs: Job[] = [];
 for (const [name, buf] of decodeCases) {

@@ -11,7 +11,7 @@ const FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'];
 /**
  * Decodes an image file to interleaved RGB uint8 (HWC). Grayscale is replicated to RGB; an alpha channel is
  * dropped, not composited (as PIL's convert('RGB') does); GIFs and multi-page TIFFs give their first frame.
- * The EXIF orientation is ignored and no colour profile is applied (as with PIL).
+ * The EXIF orientation is ignored and no colour profile is applied; CMYK converts with Pillow's formula.
  */
 export async function decodeImage(path: string): Promise<{ data: Uint8Array; width: number; height: number; channels: 3 }> {
   let bytes: Buffer;
@@ -23,8 +23,9 @@ export async function decodeImage(path: string): Promise<{ data: Uint8Array; wid
   }
   if (bytes.length === 0) throw new Error(`${path}: empty file, not an image`);
   let format: string | undefined;
+  let space: string | undefined;
   try {
-    format = (await sharp(bytes).metadata()).format;
+    ({ format, space } = await sharp(bytes).metadata());
   } catch (e) {
     throw new Error(`${path}: not a supported image (JPEG, PNG, WebP, GIF, TIFF): ${shortMessage(e)}`);
   }
@@ -32,6 +33,7 @@ export async function decodeImage(path: string): Promise<{ data: Uint8Array; wid
     throw new Error(`${path}: not a supported image format (${format ?? 'unknown'}; expected JPEG, PNG, WebP, GIF, TIFF)`);
   }
   try {
+    if (space === 'cmyk') return await decodeCmyk(bytes);
     const { data, info } = await sharp(bytes, { failOn: 'error', pages: 1, page: 0 })
       .keepIccProfile() // no colour-profile transform of the pixel values (PIL ignores profiles too)
       .removeAlpha()
@@ -43,6 +45,28 @@ export async function decodeImage(path: string): Promise<{ data: Uint8Array; wid
   } catch (e) {
     throw new Error(`${path}: corrupt or truncated ${format.toUpperCase()} image: ${shortMessage(e)}`);
   }
+}
+
+/** CMYK (e.g. some JPEGs): read the raw CMYK values and convert them as Pillow does, not through a profile. */
+async function decodeCmyk(bytes: Buffer): Promise<{ data: Uint8Array; width: number; height: number; channels: 3 }> {
+  const { data, info } = await sharp(bytes, { failOn: 'error', pages: 1, page: 0 })
+    .pipelineColourspace('cmyk')
+    .toColourspace('cmyk')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const n = info.width * info.height;
+  const ch = info.channels;
+  if (ch < 4) throw new Error(`CMYK image decoded to ${ch} channels`);
+  const out = new Uint8Array(n * 3);
+  const mulDiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - data[i * ch + 3];
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.max(0, nk - mulDiv255(data[i * ch + c], nk));
+  }
+  return { data: out, width: info.width, height: info.height, channels: 3 };
 }
 
 /**

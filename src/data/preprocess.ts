@@ -323,10 +323,25 @@ export function resizePil(
       const row = y * width * channels;
       for (let xx = 0; xx < outWidth; xx++) {
         const x0 = co.start[xx], n = co.count[xx], kb = xx * co.ksize;
-        for (let c = 0; c < channels; c++) {
-          let ss = ONE / 2;
-          for (let x = 0; x < n; x++) ss += cur[row + (x0 + x) * channels + c] * co.k[kb + x];
-          tmp[(y * outWidth + xx) * channels + c] = clip8(ss);
+        const o = (y * outWidth + xx) * channels;
+        if (channels === 3) {
+          let s0 = ONE / 2, s1 = ONE / 2, s2 = ONE / 2;
+          let p = row + x0 * 3;
+          for (let x = 0; x < n; x++, p += 3) {
+            const k = co.k[kb + x];
+            s0 += cur[p] * k;
+            s1 += cur[p + 1] * k;
+            s2 += cur[p + 2] * k;
+          }
+          tmp[o] = clip8(s0);
+          tmp[o + 1] = clip8(s1);
+          tmp[o + 2] = clip8(s2);
+        } else {
+          for (let c = 0; c < channels; c++) {
+            let ss = ONE / 2;
+            for (let x = 0; x < n; x++) ss += cur[row + (x0 + x) * channels + c] * co.k[kb + x];
+            tmp[o + c] = clip8(ss);
+          }
         }
       }
     }
@@ -337,13 +352,17 @@ export function resizePil(
     const co = coefficients(height, outHeight, resample);
     const tmp = new Uint8Array(outHeight * curW * channels);
     const stride = curW * channels;
+    const acc = new Float64Array(stride);
     for (let yy = 0; yy < outHeight; yy++) {
       const y0 = co.start[yy], n = co.count[yy], kb = yy * co.ksize;
-      for (let i = 0; i < stride; i++) {
-        let ss = ONE / 2;
-        for (let y = 0; y < n; y++) ss += cur[(y0 + y) * stride + i] * co.k[kb + y];
-        tmp[yy * stride + i] = clip8(ss);
+      acc.fill(ONE / 2);
+      for (let y = 0; y < n; y++) {
+        const k = co.k[kb + y];
+        const r = (y0 + y) * stride;
+        for (let i = 0; i < stride; i++) acc[i] += cur[r + i] * k;
       }
+      const o = yy * stride;
+      for (let i = 0; i < stride; i++) tmp[o + i] = clip8(acc[i]);
     }
     cur = tmp;
   }
