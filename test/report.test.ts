@@ -4,7 +4,9 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { Rng } from '../src/data/random.js';
@@ -79,7 +81,7 @@ async function makeFixture(root: string): Promise<{ jsonl: string; lines: Line[]
   await writeFile(jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   await writeFile(
     join(root, 'metrics.json'),
-    JSON.stringify({ methods: { 'jepa-score': { fashion: { auroc: 0.912, fpr95: 0.41, aupr: 0.9 }, noise: { auroc: 0.99, fpr95: 0.02, aupr: 0.98 } }, knn: { fashion: { auroc: 0.85, fpr95: 0.5, aupr: 0.83 }, noise: { auroc: 0.995, fpr95: 0.05 } } } }),
+    JSON.stringify({ model: 'tiny <m>', methods: { 'jepa-score': { fashion: { auroc: 0.912, fpr95: 0.41, aupr: 0.9 }, noise: { auroc: 0.99, fpr95: 0.02, aupr: 0.98 } }, knn: { fashion: { auroc: 0.85, fpr95: 0.5, aupr: 0.83 }, noise: { auroc: 0.995, fpr95: 0.05 } } } }),
   );
   return { jsonl, lines };
 }
@@ -181,7 +183,7 @@ test('the report opens in headless Chromium with every image and plot loaded', a
   const expectRows = new Map<string, { least: number[]; most: number[] }>();
   for (const cls of ['cat', 'dog', WEIRD]) {
     const s = scored.filter((l) => l.class === cls).sort(byScore);
-    const least = s.slice(0, 3).map((l) => l.index);
+    const least = s.slice(0, Math.min(3, Math.ceil(s.length / 2))).map((l) => l.index);
     const most = s.slice(least.length).reverse().slice(0, 3).map((l) => l.index);
     expectRows.set(cls, { least, most });
   }
@@ -239,6 +241,7 @@ test('the report opens in headless Chromium with every image and plot loaded', a
     const best = await page.$$eval('.metrics td.best', (els) => els.map((e) => e.textContent));
     // row by row; a column with one value has no best
     assert.deepEqual(best, ['0.912', '0.410', '0.900', '0.020', '0.995']);
+    assert.match((await page.textContent('#metrics')) ?? '', /model: tiny <m>/);
     const vec = await page.$$eval('.vrow', (els) => els.map((e) => [Number(e.getAttribute('data-index')), e.querySelectorAll('.vec img').length]));
     assert.deepEqual(vec, [[1, 3], [10, 3]]);
     if (process.env.REPORT_SCREENSHOT) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
@@ -271,4 +274,21 @@ test('a 100k-line file is streamed and summarised', async () => {
   assert.ok(size < 2e6, `report is ${size} bytes`);
   const html = await readFile(res.html, 'utf8');
   assert.equal((html.match(/class="crow"/g) ?? []).length, 15, 'in x 10 classes + ood x 5 (even) classes');
+});
+
+test('the CLI writes a report, and names the file and line of bad input in one line', async () => {
+  const bin = fileURLToPath(new URL('../bin/jepa-score.js', import.meta.url));
+  const f = join(dir, 'cli.jsonl');
+  await writeFile(f, '{"index":0,"score":-3.5,"class":"a"}\n{"index":1,"score":-1,"class":"b"}\n');
+  const run = promisify(execFile);
+  const ok = await run(process.execPath, [bin, 'report', f, '--out', join(dir, 'cli-out'), '--per-class', '1']);
+  assert.match(ok.stderr, /report: .*cli-out\/report\.html/);
+  const html = await readFile(join(dir, 'cli-out', 'report.html'), 'utf8');
+  assert.equal((html.match(/<figure class="thumb"/g) ?? []).length, 4, 'two rows of one image, two outliers');
+  await writeFile(f, '{"index":0,"score":-3.5}\n{"index":1,"score":"high"}\n');
+  await assert.rejects(run(process.execPath, [bin, 'report', f, '--out', join(dir, 'cli-bad')]), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 1);
+    assert.equal(e.stderr.trim(), `jepa-score: ${f}:2: "score" must be a finite number (got "high")`);
+    return true;
+  });
 });

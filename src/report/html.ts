@@ -87,7 +87,7 @@ export interface ClassRow {
   most: ScoredItem[];
 }
 
-/** Per row (class): the `k` least likely and `k` most likely images. */
+/** Per row (class): the `k` least likely and `k` most likely images (half each when there are fewer than 2k). */
 export function classRows(items: ScoredItem[], k: number): ClassRow[] {
   const byRow = new Map<string, ScoredItem[]>();
   for (const it of items) {
@@ -99,7 +99,8 @@ export function classRows(items: ScoredItem[], k: number): ClassRow[] {
     .sort((a, b) => naturalCompare(a[0], b[0]))
     .map(([name, list]) => {
       const sorted = [...list].sort(byValue);
-      const least = sorted.slice(0, Math.min(k, sorted.length));
+      // a class with fewer than 2k images is split in half
+      const least = sorted.slice(0, Math.min(k, Math.ceil(sorted.length / 2)));
       const most = sorted.slice(least.length).reverse().slice(0, k);
       return { name, n: sorted.length, median: medianOf(sorted.map((it) => it.value)), least, most };
     });
@@ -244,7 +245,9 @@ async function renderPage(
   // metrics
   if (metrics) {
     nav.push(['metrics', 'Metrics']);
-    parts.push(`<section id="metrics"><h2>OOD metrics</h2><p class="note">From <code>${escapeHtml(opts.metrics ?? '')}</code>. ↑ higher is better, ↓ lower is better; the best method per column is in bold.</p>${metricsTable(metrics)}` +
+    parts.push(`<section id="metrics"><h2>OOD metrics</h2><p class="note">From <code>${escapeHtml(opts.metrics ?? '')}</code>. ↑ higher is better, ↓ lower is better; the best method per column is in bold.</p>` +
+      (Object.keys(metrics.info).length ? `<p class="note">${Object.entries(metrics.info).map(([k, v]) => `${escapeHtml(k)}: <b>${escapeHtml(v)}</b>`).join(' · ')}</p>` : '') +
+      `${metricsTable(metrics)}` +
       plots.filter((p) => p.name === 'auroc').map((p) => `<div class="plot">${inlineSvg(p.plot.svg, `plot-${p.name}`, p.title)}</div>`).join('') +
       `</section>`);
   }
@@ -273,7 +276,7 @@ async function renderPage(
       `<div class="rows">`;
     for (const r of showRows) {
       const least = (await Promise.all(r.least.map((it) => figure(it)))).join('');
-      const most = r.most.length ? (await Promise.all(r.most.map((it) => figure(it)))).join('') : '<p class="empty">all images are on the left</p>';
+      const most = r.most.length ? (await Promise.all(r.most.map((it) => figure(it)))).join('') : '<p class="empty">only one image</p>';
       s +=
         `<div class="crow" data-class="${escapeHtml(r.name)}"><div class="cname"><b>${escapeHtml(r.name)}</b><span>${r.n} image${r.n === 1 ? '' : 's'}</span><span>median ${escapeHtml(formatScore(r.median))}</span></div>` +
         `<div class="strip least"><div class="lbl">least likely</div><div class="thumbs">${least}</div></div>` +

@@ -232,7 +232,9 @@ function assignGroups(items: ScoredItem[]): { groups: string[]; groupBy: ScoreSe
     else if (groupBy === 'class') g = it.cls;
     it.group = g ?? (groupBy === 'none' ? 'all' : '(none)');
   });
-  const groups = [...new Set(items.map((it) => it.group))].sort(naturalCompare);
+  // data sets keep the file's order (`ood` writes the in-distribution set first); others sort by name
+  const groups = [...new Set(items.map((it) => it.group))];
+  if (groupBy !== 'dataset') groups.sort(naturalCompare);
   const several = groups.length > 1;
   for (const it of items) {
     if (it.cls === undefined) it.row = it.group;
@@ -268,6 +270,8 @@ function topFolders(items: ScoredItem[]): (string | undefined)[] {
 /** OOD metrics from `jepa-score ood`: method -> OOD set -> values (missing ones stay undefined). */
 export interface Metrics {
   methods: Record<string, Record<string, { auroc?: number; fpr95?: number; aupr?: number }>>;
+  /** descriptive fields `ood` also writes (model, in, train, convention), when they are strings */
+  info: Record<string, string>;
 }
 
 /** Reads and checks a metrics.json; problems raise an Error naming the file. */
@@ -288,7 +292,11 @@ export async function readMetrics(path: string): Promise<Metrics> {
   if (typeof methods !== 'object' || methods === null || Array.isArray(methods)) {
     throw new Error(`${path}: expected {"methods": {"<name>": {"<ood set>": {"auroc", "fpr95", "aupr"}}}}`);
   }
-  const out: Metrics = { methods: {} };
+  const out: Metrics = { methods: {}, info: {} };
+  for (const key of ['model', 'in', 'train', 'convention']) {
+    const v = (obj as Record<string, unknown>)[key];
+    if (typeof v === 'string') out.info[key] = v;
+  }
   for (const [name, sets] of Object.entries(methods)) {
     if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) throw new Error(`${path}: method "${name}" must map OOD sets to metrics`);
     out.methods[name] = {};
