@@ -9,6 +9,7 @@ program
 
 // One line per command module.
 const commands: Array<() => Promise<{ register(p: Command): void }>> = [
+  () => import('./score.js'),
   () => import('./report.js'),
   () => import('./train.js'),
   () => import('./ood.js'),
