@@ -4,7 +4,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { liftInitializers, vjp } from '../autodiff/index.js';
 import { readSafetensors, writeSafetensors } from '../data/safetensors.js';
 import { Rng } from '../data/random.js';
-import { Graph } from '../graph/graph.js';
+import { Graph, pruneGraph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
 import { Session, SessionOptions } from '../runtime/session.js';
 import { Adam, AdamOptions } from './adam.js';
@@ -17,6 +17,8 @@ export interface TrainerOptions {
   adam: AdamOptions;
   /** other scalar outputs to report each step */
   metrics?: string[];
+  /** concrete shapes for inputs with symbolic dims (the gradient graph is built for fixed shapes) */
+  inputShapes?: Record<string, number[]>;
   session?: SessionOptions;
 }
 
@@ -55,8 +57,8 @@ export class Trainer {
     const lifted = liftInitializers(graph, opts.params);
     const keep = [opts.loss, ...metrics];
     const g: Graph = { ...lifted, outputs: keep.map((name) => lifted.outputs.find((o) => o.name === name) ?? { name, dtype: 'float32' as const }) };
-    const res = await vjp(g, { outputs: [opts.loss], wrt: opts.params, mode: 'standard', keepOutputs: true });
-    for (const name of keep) if (!res.graph.outputs.some((o) => o.name === name)) res.graph.outputs.push({ name, dtype: 'float32' });
+    const res = await vjp(g, { outputs: [opts.loss], wrt: opts.params, mode: 'standard', keepOutputs: true, inputShapes: opts.inputShapes });
+    addMetrics(res.graph, g, metrics);
     const gradOf = new Map(opts.params.map((p, i) => [p, res.grads[i]]));
     const session = await Session.create(res.graph, opts.session);
     return new Trainer(session, res.cotangents[0], gradOf, params, shapes, new Adam(opts.adam), opts);
@@ -131,6 +133,18 @@ export class Trainer {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+// The vjp graph keeps only what the loss needs; metrics off that path come back from the forward graph.
+function addMetrics(out: Graph, fwd: Graph, metrics: string[]): void {
+  const have = new Set(out.nodes.flatMap((n) => n.outputs));
+  const needed = metrics.filter((m) => !have.has(m) && !out.inputs.some((v) => v.name === m));
+  if (needed.length) {
+    const missing = pruneGraph({ ...fwd, outputs: needed.map((name) => ({ name, dtype: 'float32' as const })) });
+    for (const n of missing.nodes) if (!n.outputs.some((o) => have.has(o))) out.nodes.push(n);
+    for (const [k, t] of missing.initializers) if (!out.initializers.has(k)) out.initializers.set(k, t);
+  }
+  for (const m of metrics) if (!out.outputs.some((o) => o.name === m)) out.outputs.push({ name: m, dtype: 'float32' });
 }
 
 export interface FitOptions {
