@@ -1,7 +1,8 @@
 // Out-of-distribution evaluation: JEPA-SCORE and its variants against embedding baselines, all computed
 // on the same embeddings. Baselines are fitted on a training split; every metric uses held-out data only.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { preprocessConfigFor } from '../data/preprocess.js';
 import { Dataset, loadDataset } from '../data/datasets.js';
 import { writePng } from '../data/images.js';
 import { JsonlWriter } from '../data/jsonl.js';
@@ -9,6 +10,7 @@ import { Rng } from '../data/random.js';
 import { Tensor } from '../graph/tensor.js';
 import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
 import { buildDigitsEncoder, DigitsEncoder, loadDigitsEncoder } from '../models/digits.js';
+import { EncoderGraph, loadEncoder } from '../models/encoder.js';
 import { Session } from '../runtime/session.js';
 import { Encoder, JepaScorer } from '../score/jepa.js';
 import { fitMahalanobis, knnScores, mahalanobisScores, normScores } from './baselines.js';
@@ -280,7 +282,30 @@ function isDigitsFolder(dir: string): boolean {
 export async function loadOodModel(spec: string, threads?: number): Promise<OodModel> {
   if (isBuiltinModel(spec)) return digitsOodModel(spec, loadBuiltinModel(spec), threads);
   if (isDigitsFolder(spec)) return digitsOodModel(spec, loadDigitsEncoder(spec), threads);
-  throw new Error(`${spec}: not a built-in model (${builtinModels().join(', ')}) nor a digits model folder (config.json with model_type "digits-cnn")`);
+  if (!existsSync(spec)) throw new Error(`${spec}: no such file or folder, and not a built-in model (built-in: ${builtinModels().join(', ')})`);
+  return imageModel(spec, await loadEncoder(spec));
+}
+
+/**
+ * A Hugging Face or ONNX encoder: data set images are loaded at its input size, the gray channel is repeated
+ * to its channels and normalised with its preprocessing's mean and std (DINOv2's for a bare .onnx).
+ */
+function imageModel(spec: string, enc: EncoderGraph): OodModel {
+  const [, c, h, w] = enc.inputShape;
+  if (h !== w) throw new Error(`${spec}: the encoder takes ${h}x${w} inputs; ood evaluation needs a square input`);
+  const folder = statSync(spec).isDirectory() ? spec : dirname(spec);
+  const pre = preprocessConfigFor(folder, enc.family === 'onnx' ? 'dinov2' : enc.family);
+  const hw = h * w;
+  const prepare = (gray: Float32Array): Float32Array => {
+    const x = new Float32Array(c * hw);
+    for (let ch = 0; ch < c; ch++) {
+      const m = pre.mean[ch % pre.mean.length];
+      const s = pre.std[ch % pre.std.length];
+      for (let i = 0; i < hw; i++) x[ch * hw + i] = (gray[i] - m) / s;
+    }
+    return x;
+  };
+  return { name: spec, encoder: enc, size: h, prepare };
 }
 
 const fmt = (v: number) => v.toFixed(3);
