@@ -123,10 +123,11 @@ export function parseHfConfig(file: string, family = ''): PreprocessConfig {
     defaults = undefined;
   }
   const squareSize = j.image_processor_type === 'ViTImageProcessor';
+  // ViTImageProcessor's own defaults: bilinear, mean = std = 0.5
   const cfg: PreprocessConfig = {
-    resample: 'bicubic',
-    mean: defaults ? defaults.mean : [...IMAGENET_MEAN],
-    std: defaults ? defaults.std : [...IMAGENET_STD],
+    resample: squareSize ? 'bilinear' : 'bicubic',
+    mean: squareSize ? [0.5, 0.5, 0.5] : defaults ? defaults.mean : [...IMAGENET_MEAN],
+    std: squareSize ? [0.5, 0.5, 0.5] : defaults ? defaults.std : [...IMAGENET_STD],
     convertRgb: j.do_convert_rgb !== false,
   };
   if (j.do_resize !== false) {
