@@ -87,8 +87,9 @@ export interface ClassRow {
   most: ScoredItem[];
 }
 
-/** Per row (class): the `k` least likely and `k` most likely images (half each when there are fewer than 2k). */
-export function classRows(items: ScoredItem[], k: number): ClassRow[] {
+/** Per row (class), in group order: the `k` least likely and `k` most likely images (half each when there are fewer than 2k). */
+export function classRows(items: ScoredItem[], k: number, groups: string[] = []): ClassRow[] {
+  const groupOrder = new Map(groups.map((g, i) => [g, i]));
   const byRow = new Map<string, ScoredItem[]>();
   for (const it of items) {
     let list = byRow.get(it.row);
@@ -96,7 +97,8 @@ export function classRows(items: ScoredItem[], k: number): ClassRow[] {
     list.push(it);
   }
   return [...byRow.entries()]
-    .sort((a, b) => naturalCompare(a[0], b[0]))
+    // rows follow the group order (the in-distribution set first), then their names
+    .sort((a, b) => (groupOrder.get(a[1][0].group) ?? 0) - (groupOrder.get(b[1][0].group) ?? 0) || naturalCompare(a[0], b[0]))
     .map(([name, list]) => {
       const sorted = [...list].sort(byValue);
       // a class with fewer than 2k images is split in half
@@ -266,7 +268,7 @@ async function renderPage(
 
   // per class
   if (set.items.length > 0) {
-    const rows = classRows(set.items, perClass);
+    const rows = classRows(set.items, perClass, set.groups);
     const showRows = rows.slice(0, maxClasses);
     nav.push(['classes', 'Per class']);
     let s =
