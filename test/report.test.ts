@@ -117,13 +117,17 @@ test('spectrum bands are medians and 10/90% quantiles per index', () => {
 test('plots render to SVG with marks and to a PNG of twice the size', async () => {
   const h = await histogram([{ name: 'only <one>', values: [1, 2, 2, 3, 3, 3] }], { bins: 3, xTitle: 'score' });
   assert.match(h.svg, /^<svg/);
-  assert.ok(h.svg.includes('only &lt;one&gt;') || !h.svg.includes('<one>'), 'group names are escaped in SVG');
+  assert.ok(h.svg.includes('only &lt;one&gt;') && !h.svg.includes('<one>'), 'group names are escaped in SVG');
   const w = Number(/width="(\d+)"/.exec(h.svg)![1]);
   const meta = await sharp(h.png).metadata();
   assert.equal(meta.format, 'png');
   assert.equal(meta.width, 2 * w);
-  const s = await scatter([{ x: 1, y: 2 }, { x: 2, y: 4 }, { x: 3, y: 5 }]);
-  assert.equal((s.svg.match(/<path [^>]*class="[^"]*"|<path /g) ?? []).length > 0, true);
+  // points land where linear scales over [1, 3] x [2, 5] on a 420 x 300 frame put them
+  const s = await scatter([{ x: 1, y: 2 }, { x: 2, y: 4 }, { x: 3, y: 5 }], { width: 420, height: 300 });
+  const at = [...s.svg.matchAll(/aria-roledescription="circle" transform="translate\(([-\d.e]+),([-\d.e]+)\)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  const want = [[0, 300], [210, 100], [420, 0]];
+  assert.equal(at.length, 3);
+  at.forEach(([x, y], i) => assert.ok(Math.abs(x - want[i][0]) < 1e-6 && Math.abs(y - want[i][1]) < 1e-6, `point ${i} at ${x},${y}`));
 });
 
 test('bad input gives errors that name the file, the line and the problem', async () => {
