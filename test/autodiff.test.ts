@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkVjp } from '../src/autodiff/check.js';
+import { vjp } from '../src/autodiff/index.js';
 import { Rng } from '../src/data/random.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { attr } from '../src/graph/graph.js';
@@ -199,4 +200,36 @@ test('Conv: patch embedding, strides, padding, dilation, groups; ConvTranspose',
   await check('Conv groups', (m) => m.done([m.b.conv(m.in('x', [2, 4, 5, 5]), m.w('w', [6, 2, 3, 3]), undefined, { group: 2, pads: [1, 1, 1, 1] })], ['x']), 'float32');
   await check('Conv 1-D', (m) => m.done([m.b.conv(m.in('x', [2, 3, 9]), m.in('w', [4, 3, 3]), undefined, { strides: [2] })], ['x', 'w']), 'float32');
   await check('ConvTranspose', (m) => m.done([m.b.op('ConvTranspose', [m.in('x', [2, 3, 4, 4]), m.w('w', [3, 2, 3, 3])], { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 0, 0]), output_padding: attr.ints([1, 0]) })], ['x']), 'float32');
+});
+
+test('batched fusions: elementwise chains and the attention softmax shortcut', async () => {
+  await check('chain', (m) => {
+    const x = m.in('x', [2, 5], true);
+    const s = (v: number) => m.scalar(v);
+    const e = m.b.sub(m.b.exp(m.b.neg(x)), m.b.pow(x, s(3)));
+    const t = m.b.mul(m.b.div(e, s(2)), m.b.tanh(x));
+    const q = m.b.div(m.b.sigmoid(x), x);
+    const r = m.b.add(m.b.mul(t, m.w('g', [5])), m.b.div(s(1), m.b.add(q, s(3))));
+    return m.done([m.b.sub(m.b.sqrt(m.b.add(m.b.mul(r, r), s(1))), m.b.log(m.b.add(x, s(1))))], ['x']);
+  });
+  // the whole chain costs one k-sized Mul in batched mode
+  const m = new Maker(new Rng(1), 'float32');
+  const x = m.in('x', [3]);
+  const y = m.b.mul(m.b.erf(m.b.div(x, m.scalar(1.4))), m.b.add(x, m.scalar(1)));
+  const res = await vjp(m.b.build(), { outputs: [y], wrt: ['x'], mode: 'batched' });
+  const kDependent = new Set([res.cotangents[0]]);
+  const kNodes = res.graph.nodes.filter((n) => n.inputs.some((i) => kDependent.has(i)) && n.outputs.every((o) => kDependent.add(o)));
+  assert.deepEqual(kNodes.map((n) => n.op), ['Mul']);
+  await check('chain output also used', (m) => {
+    const x = m.in('x', [4]);
+    const h = m.b.tanh(m.b.mul(x, m.scalar(0.5)));
+    return m.done([m.b.mul(h, m.scalar(3)), h], ['x']);
+  });
+  for (const vShape of [[2, 4, 3], [4, 3]]) {
+    await check(`softmax into MatMul, V ${vShape}`, (m) => {
+      const s = m.in('s', [2, 4, 4]);
+      const v = m.in('v', vShape);
+      return m.done([m.b.matmul(m.b.softmax(s), v)], ['s', 'v']);
+    });
+  }
 });

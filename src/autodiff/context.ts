@@ -17,6 +17,10 @@ export interface ForwardInfo {
   constants: Set<string>;
   /** producer of each node output */
   producers: Map<string, Node>;
+  /** the nodes that get rules and read each value */
+  consumers: Map<string, Node[]>;
+  /** values asked for as outputs */
+  outputs: Set<string>;
 }
 
 export class RuleError extends Error {}
@@ -36,7 +40,14 @@ export class Ctx {
     readonly lead: 0 | 1,
     /** a cotangent input, for reading k at run time */
     private readonly kSource: string,
+    /** the summed cotangent of a value whose consumers have all been processed */
+    private readonly cotangentOf: (v: string) => string | undefined,
   ) {}
+
+  /** The total cotangent of a forward value downstream of this node (already complete), if any. */
+  cotangent(v: string): string | undefined {
+    return this.cotangentOf(v);
+  }
 
   attach(node: Node, dys: (string | undefined)[], needed: boolean[]): void {
     this.node = node;

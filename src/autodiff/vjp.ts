@@ -5,6 +5,7 @@ import { isFloat } from '../graph/tensor.js';
 import { Ctx, ForwardInfo } from './context.js';
 import { inferDtypes } from './dtypes.js';
 import { Emitter } from './emit.js';
+import { applyRegion, findRegions, Region } from './fuse.js';
 import { concreteInputShapes, probeValues } from './probe.js';
 import { RULES, ZERO_GRAD_OPS } from './rules/index.js';
 
@@ -93,6 +94,14 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     onPath.push(n);
     for (const i of n.inputs) if (active.has(i)) relevant.add(i);
   }
+  const consumers = new Map<string, Node[]>();
+  for (const n of onPath) {
+    for (const i of new Set(n.inputs)) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
   for (const n of onPath) {
     if (!RULES[n.op] || (n.domain && n.domain !== 'ai.onnx')) {
       throw new Error(`vjp(${g.name}): no gradient rule for op ${n.domain ? n.domain + '.' : ''}${n.op} (node '${n.name}'), which lies between wrt and outputs`);
@@ -132,8 +141,9 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     dataDependent,
     constants,
     producers: producers(sorted),
+    consumers,
+    outputs: new Set(outputs),
   };
-  const ctx = new Ctx(e, info, lead, cotangents[0]);
 
   const contributions = new Map<string, string[]>();
   const push = (v: string, c: string) => {
@@ -148,10 +158,22 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     return contributions.get(v)![0];
   };
   outputs.forEach((o, i) => push(o, cotangents[i]));
+  const ctx = new Ctx(e, info, lead, cotangents[0], total);
+
+  // batched mode: elementwise chains get one k-sized Mul
+  const { regions, absorbed } = lead
+    ? findRegions(onPath, active, info.outputs, fwdShape, info.producers, consumers)
+    : { regions: new Map<Node, Region>(), absorbed: new Set<Node>() };
 
   for (const n of onPath) {
+    if (absorbed.has(n)) continue;
     const dys = n.outputs.map((o) => (relevant.has(o) ? total(o) : undefined));
     if (dys.every((d) => !d)) continue;
+    const region = regions.get(n);
+    if (region) {
+      push(region.input, applyRegion(ctx, region, dys[0]!));
+      continue;
+    }
     const needed = n.inputs.map((i) => !!i && relevant.has(i));
     ctx.attach(n, dys, needed);
     const gs = RULES[n.op](ctx);

@@ -26,48 +26,53 @@ const div: Rule = (c) => {
   return [c.needs(0) ? toInput(c, t, 0) : undefined, c.needs(1) ? toInput(c, c.e.neg(c.e.mul(t, c.y)), 1) : undefined];
 };
 
-const pow: Rule = (c) => {
+/** p * x^(p-1) for Pow(x, p) on the forward side; undefined when it is 1. */
+export function powDerivative(c: Ctx): string | undefined {
   const [x, p] = [c.in(0), c.in(1)];
   const dt = c.dtype(x);
+  const pv = c.staticScalar(p);
+  if (pv === 1) return undefined;
+  if (pv === 2) return c.e.mul(x, c.scalar(2, dt));
+  if (pv !== undefined) return c.e.mul(c.e.op('Pow', [x, c.scalar(pv - 1, c.dtype(p))]), c.scalar(pv, dt));
+  return c.e.mul(c.e.op('Pow', [x, c.e.sub(p, c.scalar(1, c.dtype(p)))]), p);
+}
+
+const pow: Rule = (c) => {
   const out: (string | undefined)[] = [undefined, undefined];
   if (c.needs(0)) {
-    // d = p * x^(p-1), on the forward side
-    const pv = c.staticScalar(p);
-    let d: string;
-    if (pv === 2) d = c.e.mul(x, c.scalar(2, dt));
-    else if (pv === 1) d = '';
-    else if (pv !== undefined) d = c.e.mul(c.e.op('Pow', [x, c.scalar(pv - 1, c.dtype(p))]), c.scalar(pv, dt));
-    else d = c.e.mul(c.e.op('Pow', [x, c.e.sub(p, c.scalar(1, c.dtype(p)))]), p);
+    const d = powDerivative(c);
     out[0] = toInput(c, d ? times(c, d) : c.dyReq(), 0);
   }
-  if (c.needs(1)) out[1] = toInput(c, c.e.mul(c.dyReq(), c.e.mul(c.y, c.e.op('Log', [x]))), 1);
+  if (c.needs(1)) out[1] = toInput(c, c.e.mul(c.dyReq(), c.e.mul(c.y, c.e.op('Log', [c.in(0)]))), 1);
   return out;
+};
+
+/** Local derivatives dy/dx of unary ops, computed on the forward side (no k axis). */
+export const UNARY_DERIVATIVES: Record<string, (c: Ctx) => string> = {
+  Exp: (c) => c.y,
+  Log: (c) => c.e.div(c.scalar(1, c.dtype(c.x)), c.x),
+  Sqrt: (c) => c.e.div(c.scalar(0.5, c.dtype(c.y)), c.y),
+  Reciprocal: (c) => c.e.neg(c.e.mul(c.y, c.y)),
+  Tanh: (c) => c.e.sub(c.scalar(1, c.dtype(c.y)), c.e.mul(c.y, c.y)),
+  Sigmoid: (c) => c.e.mul(c.y, c.e.sub(c.scalar(1, c.dtype(c.y)), c.y)),
+  Sin: (c) => c.e.op('Cos', [c.x]),
+  Cos: (c) => c.e.neg(c.e.op('Sin', [c.x])),
+  Abs: (c) => c.e.op('Sign', [c.x]),
+  Erf: (c) => c.e.mul(c.e.op('Exp', [c.e.neg(c.e.mul(c.x, c.x))]), c.scalar(2 / Math.sqrt(Math.PI), c.dtype(c.x))),
+  Relu: (c) => c.e.cast(c.e.op('Greater', [c.x, c.scalar(0, c.dtype(c.x))]), c.dtype(c.x)),
+  LeakyRelu: (c) => {
+    const dt = c.dtype(c.x);
+    const alpha = c.attr('alpha')?.value as number | undefined;
+    return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(1, dt), c.scalar(alpha ?? 0.01, dt)]);
+  },
+  Softplus: (c) => c.e.op('Sigmoid', [c.x]),
 };
 
 const unary = (deriv: (c: Ctx) => string): Rule => (c) => [times(c, deriv(c))];
 
 const neg: Rule = (c) => [c.e.neg(c.dyReq())];
 const identity: Rule = (c) => [c.dyReq()];
-const exp = unary((c) => c.y);
 const log: Rule = (c) => [c.e.div(c.dyReq(), c.x)];
-const sqrt = unary((c) => c.e.div(c.scalar(0.5, c.dtype(c.y)), c.y));
-const reciprocal = unary((c) => c.e.neg(c.e.mul(c.y, c.y)));
-const tanh = unary((c) => c.e.sub(c.scalar(1, c.dtype(c.y)), c.e.mul(c.y, c.y)));
-const sigmoid = unary((c) => c.e.mul(c.y, c.e.sub(c.scalar(1, c.dtype(c.y)), c.y)));
-const sin = unary((c) => c.e.op('Cos', [c.x]));
-const cos = unary((c) => c.e.neg(c.e.op('Sin', [c.x])));
-const abs = unary((c) => c.e.op('Sign', [c.x]));
-const erf = unary((c) => {
-  const dt = c.dtype(c.x);
-  const e = c.e.op('Exp', [c.e.neg(c.e.mul(c.x, c.x))]);
-  return c.e.mul(e, c.scalar(2 / Math.sqrt(Math.PI), dt));
-});
-const relu = unary((c) => c.e.cast(c.e.op('Greater', [c.x, c.scalar(0, c.dtype(c.x))]), c.dtype(c.x)));
-const leakyRelu = unary((c) => {
-  const dt = c.dtype(c.x);
-  const alpha = c.attr('alpha')?.value as number | undefined;
-  return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(1, dt), c.scalar(alpha ?? 0.01, dt)]);
-});
 
 const cast: Rule = (c) => {
   if (!c.isFloat(c.x)) return [undefined];
@@ -116,7 +121,6 @@ const clip: Rule = (c) => {
   return [times(c, c.e.cast(mask, dt))];
 };
 
-const softplus = unary((c) => c.e.op('Sigmoid', [c.x]));
 
 export const elementwiseRules: Record<string, Rule> = {
   Add: add,
@@ -126,19 +130,7 @@ export const elementwiseRules: Record<string, Rule> = {
   Pow: pow,
   Neg: neg,
   Identity: identity,
-  Exp: exp,
   Log: log,
-  Sqrt: sqrt,
-  Reciprocal: reciprocal,
-  Tanh: tanh,
-  Sigmoid: sigmoid,
-  Sin: sin,
-  Cos: cos,
-  Abs: abs,
-  Erf: erf,
-  Relu: relu,
-  LeakyRelu: leakyRelu,
-  Softplus: softplus,
   Cast: cast,
   Sum: sumN(false),
   Mean: sumN(true),
@@ -147,3 +139,4 @@ export const elementwiseRules: Record<string, Rule> = {
   Where: where,
   Clip: clip,
 };
+for (const [op, d] of Object.entries(UNARY_DERIVATIVES)) if (op !== 'Log') elementwiseRules[op] = unary(d);

@@ -104,6 +104,21 @@ function softmaxAxes(c: Ctx): number[] {
 
 const softmax: Rule = (c) => {
   const axes = softmaxAxes(c);
+  const r = c.shape(c.y).length;
+  // attention: when P = softmax(S) only feeds O = P @ V, sum(dP * P) over the last axis equals
+  // sum(dO * O) over the (shorter) head axis, and dS = P * (dP - s) needs two passes over P instead of four
+  const users = c.info.consumers.get(c.y) ?? [];
+  const mm = users.length === 1 && users[0].op === 'MatMul' && users[0].inputs[0] === c.y && users[0].inputs[1] !== c.y ? users[0] : undefined;
+  if (mm && axes.length === 1 && axes[0] === r - 1 + c.lead && !c.info.outputs.has(c.y)) {
+    const o = mm.outputs[0];
+    const dO = c.cotangent(o);
+    const so = c.shape(o);
+    const sy = c.shape(c.y);
+    if (dO && so.length === r && sy.slice(0, -2).every((d, i) => d === so[i])) {
+      const s = c.e.reduceSum(c.e.mul(dO, o), [r - 1 + c.lead], true);
+      return [c.e.mul(c.e.sub(c.dyReq(), s), c.y)];
+    }
+  }
   const t = c.e.mul(c.dyReq(), c.y);
   const s = c.e.reduceSum(t, axes, true);
   return [c.e.sub(t, c.e.mul(c.y, s))];
