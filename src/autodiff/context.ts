@@ -8,7 +8,9 @@ export interface ForwardInfo {
   graphName: string;
   opset: number;
   dtypes: Map<string, DType>;
-  /** probed tensors for inputs and node outputs; initializers come from `initializers` */
+  /** shape of every input, initializer and node output */
+  shapes: Map<string, number[]>;
+  /** probed contents of inputs, integer node outputs and float values read by rules */
   values: Map<string, Tensor>;
   initializers: Map<string, Tensor>;
   /** values whose contents depend on graph input data (or on a wrt initializer) */
@@ -94,9 +96,9 @@ export class Ctx {
   }
 
   shape(v: string): number[] {
-    const t = this.info.values.get(v) ?? this.info.initializers.get(v);
-    if (!t) throw this.fail(`no shape known for '${v}'`);
-    return t.dims;
+    const s = this.info.shapes.get(v);
+    if (!s) throw this.fail(`no shape known for '${v}'`);
+    return s;
   }
 
   dtype(v: string): DType {

@@ -6,7 +6,7 @@ import { Ctx, ForwardInfo } from './context.js';
 import { inferDtypes } from './dtypes.js';
 import { Emitter } from './emit.js';
 import { applyRegion, findRegions, Region } from './fuse.js';
-import { concreteInputShapes, probeValues } from './probe.js';
+import { concreteInputShapes, probeGraph } from './probe.js';
 import { RULES, ZERO_GRAD_OPS } from './rules/index.js';
 
 export type VjpMode = 'standard' | 'batched';
@@ -69,8 +69,6 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
 
   const sorted: Graph = { ...g, nodes: order };
   const shapes = concreteInputShapes(g, opts.inputShapes, `vjp(${g.name})`);
-  const values = await probeValues(sorted, shapes, dtypes);
-
   // which values depend on input data (as opposed to shapes and constants)
   const wrtSet = new Set(wrt);
   const dataDependent = new Set<string>([...inputNames, ...wrt]);
@@ -78,6 +76,9 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     if (n.op === 'Shape' || n.op === 'Size') continue;
     if (n.inputs.some((i) => dataDependent.has(i))) for (const o of n.outputs) if (o) dataDependent.add(o);
   }
+  // float values whose contents rules read: fixed Pow exponents
+  const wanted = new Set(order.filter((n) => n.op === 'Pow' && !dataDependent.has(n.inputs[1])).map((n) => n.inputs[1]));
+  const probe = await probeGraph(sorted, shapes, dtypes, (v) => wanted.has(v));
   const constants = new Set([...g.initializers.keys()].filter((k) => !wrtSet.has(k)));
 
   // active: float values that depend on wrt; relevant: active values that reach an output
@@ -123,7 +124,7 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
   };
   const b = GraphBuilder.from(out);
   const e = new Emitter(b, g.opset);
-  const fwdShape = (v: string) => (values.get(v) ?? g.initializers.get(v))!.dims;
+  const fwdShape = (v: string) => probe.shapes.get(v)!;
   const cotShape = (v: string): Dim[] => (lead ? ['k', ...fwdShape(v)] : fwdShape(v).slice());
 
   const cotangents = outputs.map((o) => {
@@ -136,7 +137,8 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     graphName: g.name,
     opset: g.opset,
     dtypes,
-    values,
+    shapes: probe.shapes,
+    values: probe.values,
     initializers: g.initializers,
     dataDependent,
     constants,
