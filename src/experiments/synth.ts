@@ -1,0 +1,375 @@
+// Density recovery on synthetic data (the paper's figure 2): train an MLP encoder with a JEPA objective on
+// samples of a Gaussian mixture, then compare JEPA-SCORE on held-out points with the exact log p(x).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { vjp } from '../autodiff/index.js';
+import { Rng } from '../data/random.js';
+import { GraphBuilder, Value } from '../graph/builder.js';
+import { Graph } from '../graph/graph.js';
+import { Tensor } from '../graph/tensor.js';
+import { Activation, addMlp, initMlpWeights, MlpConfig, mlpWeightShapes } from '../models/mlp.js';
+import { heatmap, writePlot } from '../report/plots.js';
+import { Session } from '../runtime/session.js';
+import { logStandardNormal, scoreFromJacobian } from '../score/spectrum.js';
+import { lejepaLoss, momentLoss, ObjectiveValues } from '../train/objectives.js';
+import { randomDirections } from '../train/sigreg.js';
+import { BatchSampler, fit, stepRng, Trainer } from '../train/trainer.js';
+import { GaussianMixture } from './gmm.js';
+import { pearson, spearman } from './stats.js';
+
+export interface DataConfig {
+  components: number;
+  /** component means ~ N(0, meanScale^2 I) */
+  meanScale: number;
+  /** each component's standard deviation is log-uniform in this range */
+  scaleRange: [number, number];
+  /** largest eigenvalue ratio within one covariance */
+  condition: number;
+  /** held-out points for the evaluation */
+  heldOut: number;
+}
+
+export interface EncoderConfig {
+  /** embedding dimension K; 0 means K = D */
+  embedDim: number;
+  width: number;
+  depth: number;
+  activation: Activation;
+}
+
+export interface TrainConfig {
+  objective: 'lejepa' | 'moments';
+  /** weight of the regulariser (SIGReg or moment matching) */
+  lambda: number;
+  /** standard deviation of the view noise x + noise, in units of the data's overall standard deviation */
+  noise: number;
+  views: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  /** SIGReg: random directions per step, t_max and trapezoid knots */
+  directions: number;
+  tMax: number;
+  knots: number;
+}
+
+export interface SynthConfig extends DataConfig, EncoderConfig, TrainConfig {
+  dims: number[];
+  samples: number[];
+  seed: number;
+  threads?: number;
+}
+
+export const DEFAULT_DATA: DataConfig = { components: 6, meanScale: 2.5, scaleRange: [0.15, 0.6], condition: 4, heldOut: 2000 };
+export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 64, depth: 2, activation: 'tanh' };
+export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 1500, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
+
+export function defaultSynthConfig(): SynthConfig {
+  return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, dims: [2, 4, 8, 16, 32], samples: [1000, 5000, 20000], seed: 7 };
+}
+
+/** Checks a configuration; `where` names its source in the messages. */
+export function checkSynthConfig(c: SynthConfig, where = 'synth'): void {
+  const posInt = (v: number, name: string, min = 1) => {
+    if (!Number.isInteger(v) || v < min) throw new Error(`${where}: ${name} must be an integer >= ${min}, got ${v}`);
+  };
+  const pos = (v: number, name: string, allowZero = false) => {
+    if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new Error(`${where}: ${name} must be ${allowZero ? 'non-negative' : 'positive'}, got ${v}`);
+  };
+  if (!c.dims.length) throw new Error(`${where}: no input dimensions given`);
+  if (!c.samples.length) throw new Error(`${where}: no sample sizes given`);
+  c.dims.forEach((d) => posInt(d, 'each input dimension'));
+  c.samples.forEach((n) => posInt(n, 'each sample size', 2));
+  posInt(c.components, 'components');
+  posInt(c.heldOut, 'held-out points', 10);
+  posInt(c.embedDim, 'embedding dimension', 0);
+  posInt(c.width, 'width');
+  posInt(c.depth, 'depth', 0);
+  posInt(c.views, 'views', 2);
+  posInt(c.steps, 'steps');
+  posInt(c.batch, 'batch', 2);
+  posInt(c.directions, 'directions');
+  posInt(c.knots, 'knots', 2);
+  pos(c.meanScale, 'mean scale', true);
+  pos(c.scaleRange[0], 'smallest component scale');
+  if (!(c.scaleRange[1] >= c.scaleRange[0])) throw new Error(`${where}: component scale range [${c.scaleRange}] is empty`);
+  if (!(c.condition >= 1)) throw new Error(`${where}: condition must be >= 1, got ${c.condition}`);
+  pos(c.lambda, 'lambda', true);
+  pos(c.noise, 'noise', true);
+  pos(c.lr, 'learning rate');
+  pos(c.tMax, 't_max');
+  if (c.objective !== 'lejepa' && c.objective !== 'moments') throw new Error(`${where}: unknown objective '${c.objective}' (choose lejepa or moments)`);
+}
+
+// ------------------------------------------------------------------ data
+
+export interface SynthData {
+  gmm: GaussianMixture;
+  /** row-major [samples, D] */
+  train: Float64Array;
+  /** row-major [heldOut, D] */
+  test: Float64Array;
+  testLogProb: Float64Array;
+}
+
+/** The mixture depends on (seed, D) only; the training set of n points is a prefix of one long stream. */
+export function makeData(dim: number, samples: number, cfg: DataConfig & { seed: number }): SynthData {
+  const gmm = GaussianMixture.random({ dim, components: cfg.components, seed: stepRng(cfg.seed, dim, 11).nextU32(), meanScale: cfg.meanScale, scaleRange: cfg.scaleRange, condition: cfg.condition });
+  const train = gmm.sample(samples, stepRng(cfg.seed, dim, 12)).x;
+  const test = gmm.sample(cfg.heldOut, stepRng(cfg.seed, dim, 13)).x;
+  return { gmm, train, test, testLogProb: gmm.logProb(test) };
+}
+
+// ------------------------------------------------------------------ encoder
+
+/** An MLP encoder with the input standardisation (x - mean) / scale folded in front. */
+export interface SynthEncoder {
+  mlp: MlpConfig;
+  weights: Map<string, Tensor>;
+  mean: Float32Array;
+  scale: number;
+}
+
+/** Adds the encoder to a graph; `w(name)` gives the value of each MLP weight. x: [..., D] -> [..., K]. */
+export function addEncoder(b: GraphBuilder, enc: SynthEncoder, x: Value, w: (name: string) => Value): Value {
+  const D = enc.mlp.inputDim;
+  const centred = b.sub(x, b.constant(Tensor.f32([D], enc.mean), 'input_mean'));
+  const scaled = b.mul(centred, b.scalar(1 / enc.scale));
+  return addMlp(b, enc.mlp, scaled, w);
+}
+
+/** A graph x [batch, D] -> z [batch, K] with the weights as initializers. */
+export function encoderGraph(enc: SynthEncoder, batch: number): { graph: Graph; input: string; output: string } {
+  const b = new GraphBuilder('synth_encoder');
+  const x = b.input('x', 'float32', [batch, enc.mlp.inputDim]);
+  for (const [name] of mlpWeightShapes(enc.mlp)) b.init(name, enc.weights.get(name)!);
+  const z = b.identity(addEncoder(b, enc, x, (n) => n));
+  b.output(z, 'float32', [batch, enc.mlp.outputDim]);
+  return { graph: b.build(), input: x, output: z };
+}
+
+function standardise(x: Float64Array, D: number): { mean: Float32Array; scale: number } {
+  const n = x.length / D;
+  const mean = new Float64Array(D);
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) mean[d] += x[i * D + d] / n;
+  let v = 0;
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) v += (x[i * D + d] - mean[d]) ** 2;
+  return { mean: Float32Array.from(mean), scale: Math.sqrt(v / (n * D)) || 1 };
+}
+
+export interface TrainResult {
+  encoder: SynthEncoder;
+  trainSeconds: number;
+  /** loss, invariance and regulariser at the end (mean of the last 50 steps) */
+  final: { loss: number; invariance: number; regularizer: number };
+}
+
+/** Trains an encoder on `train` (row-major [n, D]) with the configured objective. */
+export async function trainEncoder(train: Float64Array, dim: number, cfg: EncoderConfig & TrainConfig & { seed: number; threads?: number }, log?: (msg: string) => void): Promise<TrainResult> {
+  const n = train.length / dim;
+  const K = cfg.embedDim || dim;
+  const mlp: MlpConfig = { inputDim: dim, outputDim: K, width: cfg.width, depth: cfg.depth, activation: cfg.activation };
+  const { mean, scale } = standardise(train, dim);
+  const encoder: SynthEncoder = { mlp, weights: initMlpWeights(mlp, stepRng(cfg.seed, dim, 21)), mean, scale };
+  const V = cfg.views;
+  const B = Math.min(cfg.batch, n);
+  const M = cfg.directions;
+  const b = new GraphBuilder('synth_train');
+  const x = b.input('x', 'float32', [V, B, dim]);
+  const dirs = cfg.objective === 'lejepa' ? b.input('dirs', 'float32', [K, M]) : undefined;
+  for (const [name] of mlpWeightShapes(mlp)) b.init(name, encoder.weights.get(name)!);
+  const z = addEncoder(b, encoder, x, (nm) => nm);
+  const obj: ObjectiveValues =
+    cfg.objective === 'lejepa' ? lejepaLoss(b, z, dirs!, { lambda: cfg.lambda, tMax: cfg.tMax, knots: cfg.knots, n: B }) : momentLoss(b, z, K, { lambda: cfg.lambda });
+  b.output(obj.loss, 'float32', []);
+  const trainer = await Trainer.create(b.build(), {
+    loss: obj.loss,
+    params: mlpWeightShapes(mlp).map(([nm]) => nm),
+    metrics: [obj.invariance, obj.regularizer],
+    adam: { lr: cfg.lr },
+    session: { threads: cfg.threads },
+  });
+  const sampler = new BatchSampler(n, B, stepRng(cfg.seed, dim, 22).nextU32());
+  const noise = cfg.noise * scale;
+  const batch = (step: number): Record<string, Tensor> => {
+    const idx = sampler.indices(step);
+    const rng = stepRng(cfg.seed, step, 23);
+    const xs = new Float32Array(V * B * dim);
+    for (let v = 0; v < V; v++)
+      for (let i = 0; i < B; i++) for (let d = 0; d < dim; d++) xs[(v * B + i) * dim + d] = train[idx[i] * dim + d] + noise * rng.normal();
+    const feeds: Record<string, Tensor> = { x: new Tensor('float32', [V, B, dim], xs) };
+    if (dirs) feeds.dirs = new Tensor('float32', [K, M], randomDirections(rng, K, M));
+    return feeds;
+  };
+  const warmup = Math.min(100, Math.floor(cfg.steps / 10));
+  const lr = (s: number) => (s < warmup ? (cfg.lr * (s + 1)) / warmup : 0.5 * cfg.lr * (1 + Math.cos((Math.PI * (s - warmup)) / Math.max(1, cfg.steps - warmup))));
+  const tail: number[][] = [];
+  const t0 = performance.now();
+  await fit(trainer, {
+    steps: cfg.steps,
+    batch,
+    lr,
+    onStep: (s, r) => {
+      if (s >= cfg.steps - 50) tail.push([r.loss, r.metrics[obj.invariance], r.metrics[obj.regularizer]]);
+      if (log && (s % 500 === 0 || s === cfg.steps - 1))
+        log(`  step ${s + 1}/${cfg.steps}: loss ${r.loss.toFixed(4)} invariance ${r.metrics[obj.invariance].toExponential(2)} ${cfg.objective === 'lejepa' ? 'SIGReg' : 'moments'} ${r.metrics[obj.regularizer].toFixed(3)}`);
+    },
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  encoder.weights = trainer.weights();
+  await trainer.release();
+  const avg = (j: number) => tail.reduce((a, r) => a + r[j], 0) / tail.length;
+  return { encoder, trainSeconds, final: { loss: avg(0), invariance: avg(1), regularizer: avg(2) } };
+}
+
+// ------------------------------------------------------------------ scoring
+
+export interface PointScores {
+  /** JEPA-SCORE: sum_k log max(sigma_k(J), 1e-6) */
+  score: Float64Array;
+  /** JEPA-SCORE + log N(f(x); 0, I) */
+  full: Float64Array;
+  /** row-major [n, K] */
+  embedding: Float32Array;
+}
+
+/**
+ * Computes J_f (K x D) at every point with one batched-mode vjp run per chunk of points: the cotangent
+ * e_k is placed on every point of the chunk at once, since the points do not interact.
+ */
+export class JacobianScorer {
+  private constructor(
+    private readonly session: Session,
+    private readonly cotangent: string,
+    private readonly grad: string,
+    private readonly output: string,
+    readonly K: number,
+    readonly D: number,
+    readonly chunk: number,
+  ) {}
+
+  static async create(enc: SynthEncoder, opts: { chunk?: number; threads?: number } = {}): Promise<JacobianScorer> {
+    const chunk = opts.chunk ?? 256;
+    const { graph, input, output } = encoderGraph(enc, chunk);
+    const res = await vjp(graph, { outputs: [output], wrt: [input], mode: 'batched', keepOutputs: true });
+    const session = await Session.create(res.graph, { threads: opts.threads });
+    return new JacobianScorer(session, res.cotangents[0], res.grads[0], output, enc.mlp.outputDim, enc.mlp.inputDim, chunk);
+  }
+
+  /** Jacobians (row-major [n, K, D]) and embeddings ([n, K]) of n points (row-major [n, D]). */
+  async jacobians(points: ArrayLike<number>): Promise<{ J: Float32Array; embedding: Float32Array }> {
+    const { K, D, chunk } = this;
+    const n = points.length / D;
+    const J = new Float32Array(n * K * D);
+    const embedding = new Float32Array(n * K);
+    const cot = new Float32Array(K * chunk * K);
+    for (let k = 0; k < K; k++) for (let i = 0; i < chunk; i++) cot[(k * chunk + i) * K + k] = 1;
+    const cotT = new Tensor('float32', [K, chunk, K], cot);
+    for (let start = 0; start < n; start += chunk) {
+      const m = Math.min(chunk, n - start);
+      const x = new Float32Array(chunk * D);
+      for (let i = 0; i < m * D; i++) x[i] = points[start * D + i];
+      const out = await this.session.run({ x: new Tensor('float32', [chunk, D], x), [this.cotangent]: cotT });
+      const g = out[this.grad].data as Float32Array; // [K, chunk, D]
+      const z = out[this.output].data as Float32Array;
+      for (let i = 0; i < m; i++) {
+        for (let k = 0; k < K; k++) for (let d = 0; d < D; d++) J[((start + i) * K + k) * D + d] = g[(k * chunk + i) * D + d];
+        for (let k = 0; k < K; k++) embedding[(start + i) * K + k] = z[i * K + k];
+      }
+    }
+    return { J, embedding };
+  }
+
+  async scores(points: ArrayLike<number>): Promise<PointScores> {
+    const { K, D } = this;
+    const n = points.length / D;
+    const { J, embedding } = await this.jacobians(points);
+    const score = new Float64Array(n);
+    const full = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      score[i] = scoreFromJacobian(J.subarray(i * K * D, (i + 1) * K * D), K, D).score;
+      full[i] = score[i] + logStandardNormal(embedding.subarray(i * K, (i + 1) * K));
+    }
+    return { score, full, embedding };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+// ------------------------------------------------------------------ the grid
+
+export interface CellResult {
+  dim: number;
+  samples: number;
+  pearson: number;
+  spearman: number;
+  pearson_full: number;
+  spearman_full: number;
+  train_seconds: number;
+  embed_dim: number;
+  eval_seconds: number;
+  final_loss: number;
+  final_invariance: number;
+  final_regularizer: number;
+}
+
+export async function runCell(dim: number, samples: number, cfg: SynthConfig, log?: (msg: string) => void): Promise<CellResult> {
+  const data = makeData(dim, samples, cfg);
+  const tr = await trainEncoder(data.train, dim, cfg, log);
+  const t0 = performance.now();
+  const scorer = await JacobianScorer.create(tr.encoder, { threads: cfg.threads });
+  const s = await scorer.scores(data.test);
+  await scorer.release();
+  const lp = data.testLogProb;
+  return {
+    dim,
+    samples,
+    pearson: pearson(s.score, lp),
+    spearman: spearman(s.score, lp),
+    pearson_full: pearson(s.full, lp),
+    spearman_full: spearman(s.full, lp),
+    train_seconds: tr.trainSeconds,
+    embed_dim: tr.encoder.mlp.outputDim,
+    eval_seconds: (performance.now() - t0) / 1000,
+    final_loss: tr.final.loss,
+    final_invariance: tr.final.invariance,
+    final_regularizer: tr.final.regularizer,
+  };
+}
+
+const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer'];
+
+export function cellsToCsv(cells: CellResult[]): string {
+  const rows = cells.map((c) => CSV_COLUMNS.map((k) => (Number.isInteger(c[k]) ? String(c[k]) : Number(c[k]).toPrecision(6))).join(','));
+  return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
+/** Runs every (dim, samples) cell and writes results.json, results.csv and heatmap.{svg,png} into outDir. */
+export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: string) => void = () => {}): Promise<{ cells: CellResult[]; files: string[] }> {
+  checkSynthConfig(cfg);
+  await mkdir(outDir, { recursive: true });
+  const cells: CellResult[] = [];
+  const t0 = performance.now();
+  for (const dim of cfg.dims)
+    for (const samples of cfg.samples) {
+      log(`D=${dim} n=${samples}: training`);
+      const c = await runCell(dim, samples, cfg, log);
+      log(`D=${dim} n=${samples}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
+      cells.push(c);
+    }
+  const { dims, samples, seed, threads: _threads, ...rest } = cfg;
+  const json = { cells, config: { dims, samples, seed, ...rest }, total_seconds: (performance.now() - t0) / 1000 };
+  const files = [join(outDir, 'results.json'), join(outDir, 'results.csv')];
+  await writeFile(files[0], JSON.stringify(json, null, 2) + '\n');
+  await writeFile(files[1], cellsToCsv(cells));
+  const heat = (key: 'pearson' | 'pearson_full', title: string) =>
+    heatmap(
+      cells.map((c) => ({ row: `D = ${c.dim}`, col: `n = ${c.samples}`, value: c[key] })),
+      { title, valueTitle: 'Pearson', domain: [Math.min(0, ...cells.map((c) => c[key])), 1], format: '.2f' },
+    );
+  files.push(...(await writePlot(await heat('pearson', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap')));
+  files.push(...(await writePlot(await heat('pearson_full', 'Pearson(JEPA-SCORE + log N(f(x)), log p)'), outDir, 'heatmap_full')));
+  return { cells, files };
+}
