@@ -31,7 +31,10 @@ function reference(cfg: DigitsConfig, w: Map<string, Tensor>, x: Float32Array): 
     const W = w.get(`conv${li + 1}.weight`)!.data as Float32Array;
     const B = w.get(`conv${li + 1}.bias`)!.data as Float32Array;
     const co = cfg.conv_channels[li];
-    const so = s / k;
+    const st = cfg.conv_strides?.[li] ?? k;
+    const p = cfg.conv_pads?.[li] ?? 0;
+    const so = Math.floor((s + 2 * p - k) / st) + 1;
+    const at = (ci: number, y: number, x: number) => (y < 0 || x < 0 || y >= s || x >= s ? 0 : h[(ci * s + y) * s + x]);
     const out = new Array(co * so * so).fill(0);
     for (let o = 0; o < co; o++)
       for (let i = 0; i < so; i++)
@@ -39,7 +42,7 @@ function reference(cfg: DigitsConfig, w: Map<string, Tensor>, x: Float32Array): 
           let acc = B[o];
           for (let ci = 0; ci < c; ci++)
             for (let a = 0; a < k; a++)
-              for (let bb = 0; bb < k; bb++) acc += W[((o * c + ci) * k + a) * k + bb] * h[(ci * s + i * k + a) * s + j * k + bb];
+              for (let bb = 0; bb < k; bb++) acc += W[((o * c + ci) * k + a) * k + bb] * at(ci, i * st - p + a, j * st - p + bb);
           out[(o * so + i) * so + j] = gelu(acc);
         }
     h = out;
@@ -59,21 +62,24 @@ function reference(cfg: DigitsConfig, w: Map<string, Tensor>, x: Float32Array): 
   return dense(dense(h, 'fc1', true), 'fc2', false);
 }
 
-const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 6], hidden_size: 16, embedding_dim: 8 };
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 6, 5], hidden_size: 16, embedding_dim: 8 };
+const patchy: DigitsConfig = { ...small, conv_channels: [4, 6], conv_kernels: [2, 2], conv_strides: undefined, conv_pads: undefined };
 
-test('digits encoder graph matches a plain-loop reference', async () => {
-  const rng = new Rng(2);
-  const w = initDigitsWeights(small, rng);
-  const enc = buildDigitsEncoder(small, w, { batch: 2 });
-  const x = Float32Array.from({ length: 2 * 784 }, () => rng.uniform());
-  const out = await runOnce(enc.graph, { [enc.input]: new Tensor('float32', [2, 1, 28, 28], x) });
-  const z = out.embedding;
-  assert.deepEqual(z.dims, [2, 8]);
-  for (let n = 0; n < 2; n++) {
-    const want = reference(small, w, x.subarray(n * 784, (n + 1) * 784));
-    want.forEach((v, k) => assert.ok(Math.abs((z.data as Float32Array)[n * 8 + k] - v) < 1e-4, `sample ${n} dim ${k}`));
-  }
-});
+for (const [name, cfg] of [['strided, padded', small], ['patchifying', patchy]] as const) {
+  test(`digits encoder graph (${name} convolutions) matches a plain-loop reference`, async () => {
+    const rng = new Rng(2);
+    const w = initDigitsWeights(cfg, rng);
+    const enc = buildDigitsEncoder(cfg, w, { batch: 2 });
+    const x = Float32Array.from({ length: 2 * 784 }, () => rng.uniform());
+    const out = await runOnce(enc.graph, { [enc.input]: new Tensor('float32', [2, 1, 28, 28], x) });
+    const z = out.embedding;
+    assert.deepEqual(z.dims, [2, 8]);
+    for (let n = 0; n < 2; n++) {
+      const want = reference(cfg, w, x.subarray(n * 784, (n + 1) * 784));
+      want.forEach((v, k) => assert.ok(Math.abs((z.data as Float32Array)[n * 8 + k] - v) < 1e-4, `sample ${n} dim ${k}`));
+    }
+  });
+}
 
 test('digits encoder loads from a folder and reports bad files by name', () => {
   const dir = mkdtempSync(join(tmpdir(), 'digits-'));
@@ -86,9 +92,11 @@ test('digits encoder loads from a folder and reports bad files by name', () => {
   assert.deepEqual(enc.inputShape, [1, 1, 28, 28]);
 
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, hidden_size: 17 }));
-  assert.throws(() => loadDigitsEncoder(dir), /model\.safetensors: tensor fc1\.weight has shape \[16, 294\], expected \[17, 294\]/);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, conv_kernels: [3, 2] }));
-  assert.throws(() => loadDigitsEncoder(dir), /config\.json: .*size 28 is not divisible by kernel 3/);
+  assert.throws(() => loadDigitsEncoder(dir), /model\.safetensors: tensor fc1\.weight has shape \[16, 80\], expected \[17, 80\]/);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, conv_kernels: [5, 5, 11] }));
+  assert.throws(() => loadDigitsEncoder(dir), /config\.json: convolution 3 \(kernel 11\) does not fit a 7x7 input/);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...small, conv_pads: [1, 1] }));
+  assert.throws(() => loadDigitsEncoder(dir), /config\.json: conv_pads has 2 entries, conv_channels 3/);
   writeFileSync(join(dir, 'config.json'), '{oops');
   assert.throws(() => loadDigitsEncoder(dir), /config\.json: not valid JSON/);
   assert.throws(() => loadDigitsEncoder(join(dir, 'nothing')), /nothing[/\\]config\.json: file not found/);

@@ -1,5 +1,4 @@
-// A small CNN encoder for 1x28x28 digits: two patchifying convolutions (stride = kernel), then an MLP
-// to a K-dim embedding. The input normalisation is part of the graph, so it takes pixels in [0, 1].
+// A small CNN encoder for 1x28x28 digits: strided convolutions, then an MLP to a K-dim embedding. The input normalisation is part of the graph, so it takes pixels in [0, 1].
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, Value } from '../graph/builder.js';
@@ -14,8 +13,12 @@ export interface DigitsConfig {
   num_channels: number;
   /** output channels of each convolution */
   conv_channels: number[];
-  /** kernel = stride of each convolution (no padding) */
+  /** kernel size of each convolution */
   conv_kernels: number[];
+  /** stride of each convolution (default: the kernel size) */
+  conv_strides?: number[];
+  /** zero padding on every side of each convolution (default 0) */
+  conv_pads?: number[];
   hidden_size: number;
   embedding_dim: number;
   /** pixels in [0, 1] are mapped to (x - mean) / std inside the graph */
@@ -28,8 +31,10 @@ export function defaultDigitsConfig(): DigitsConfig {
     model_type: 'digits-cnn',
     image_size: 28,
     num_channels: 1,
-    conv_channels: [32, 64],
-    conv_kernels: [2, 2],
+    conv_channels: [16, 32, 64],
+    conv_kernels: [5, 5, 3],
+    conv_strides: [2, 2, 2],
+    conv_pads: [2, 2, 1],
     hidden_size: 256,
     embedding_dim: 64,
     input_mean: 0.1307,
@@ -48,13 +53,22 @@ export interface DigitsEncoder {
   config: DigitsConfig;
 }
 
+function strideOf(cfg: DigitsConfig, i: number): number {
+  return cfg.conv_strides?.[i] ?? cfg.conv_kernels[i];
+}
+
+function padOf(cfg: DigitsConfig, i: number): number {
+  return cfg.conv_pads?.[i] ?? 0;
+}
+
 /** Spatial size after the convolutions. */
 function gridSize(cfg: DigitsConfig): number {
   let s = cfg.image_size;
-  for (const k of cfg.conv_kernels) {
-    if (s % k !== 0) throw new Error(`digits config: size ${s} is not divisible by kernel ${k}`);
-    s /= k;
-  }
+  cfg.conv_kernels.forEach((k, i) => {
+    const next = Math.floor((s + 2 * padOf(cfg, i) - k) / strideOf(cfg, i)) + 1;
+    if (!(next >= 1)) throw new Error(`convolution ${i + 1} (kernel ${k}) does not fit a ${s}x${s} input`);
+    s = next;
+  });
   return s;
 }
 
@@ -106,11 +120,14 @@ export function checkDigitsConfig(raw: unknown, where: string): DigitsConfig {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`${k} must be a positive integer, got ${JSON.stringify(v)}`);
   };
   for (const k of ['image_size', 'num_channels', 'hidden_size', 'embedding_dim']) posInt(k);
-  for (const k of ['conv_channels', 'conv_kernels']) {
+  const n = Array.isArray(c.conv_channels) ? c.conv_channels.length : 0;
+  for (const k of ['conv_channels', 'conv_kernels', 'conv_strides', 'conv_pads']) {
     const v = c[k];
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x > 0)) fail(`${k} must be a list of positive integers`);
+    if (v === undefined && (k === 'conv_strides' || k === 'conv_pads')) continue;
+    const min = k === 'conv_pads' ? 0 : 1;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= min)) fail(`${k} must be a list of ${min ? 'positive' : 'non-negative'} integers`);
+    if ((v as number[]).length !== n) fail(`${k} has ${(v as number[]).length} entries, conv_channels ${n}`);
   }
-  if ((c.conv_channels as number[]).length !== (c.conv_kernels as number[]).length) fail('conv_channels and conv_kernels differ in length');
   for (const k of ['input_mean', 'input_std']) if (typeof c[k] !== 'number' || !Number.isFinite(c[k])) fail(`${k} must be a number`);
   if ((c.input_std as number) <= 0) fail('input_std must be positive');
   const cfg = c as unknown as DigitsConfig;
@@ -147,8 +164,10 @@ export interface BuildOptions {
  */
 export function addDigitsEncoder(b: GraphBuilder, cfg: DigitsConfig, x: Value, w: (name: string) => Value): Value {
   let h = b.mul(b.sub(x, b.scalar(cfg.input_mean)), b.scalar(1 / cfg.input_std));
-  cfg.conv_kernels.forEach((k, i) => {
-    h = b.gelu(b.conv(h, w(`conv${i + 1}.weight`), w(`conv${i + 1}.bias`), { strides: [k, k] }));
+  cfg.conv_kernels.forEach((_, i) => {
+    const st = strideOf(cfg, i);
+    const p = padOf(cfg, i);
+    h = b.gelu(b.conv(h, w(`conv${i + 1}.weight`), w(`conv${i + 1}.bias`), { strides: [st, st], pads: [p, p, p, p] }));
   });
   h = b.flatten(h, 1);
   h = b.gelu(b.linear(h, w('fc1.weight'), w('fc1.bias')));
