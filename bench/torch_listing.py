@@ -20,9 +20,9 @@ def read_safetensors(path):
     for name, e in header.items():
         if name == "__metadata__":
             continue
-        assert e["dtype"] == "F32", e["dtype"]
+        dtype = {"F32": np.float32, "F64": np.float64}[e["dtype"]]
         a, b = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).reshape(e["shape"]).copy())
+        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=dtype).reshape(e["shape"]).copy())
     return out
 
 
