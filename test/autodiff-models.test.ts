@@ -66,6 +66,32 @@ test('dinov2-tiny: weight gradients (training) match finite differences', async 
   assert.ok(r.maxRelError < 3e-3, JSON.stringify(r.rows));
 });
 
+test('dinov2-tiny: second derivatives through the batched Jacobian graph (Langevin on JEPA-SCORE)', async () => {
+  const g = loadOnnx(`${DINO}/model.onnx`);
+  const rng = new Rng(3);
+  const first = await vjp(g, { outputs: ['embedding'], wrt: ['pixel_values'], mode: 'batched', inputShapes: { pixel_values: [1, 3, 56, 56] }, keepOutputs: false });
+  const feeds = { pixel_values: Tensor.f32([1, 3, 56, 56], rng.normals(3 * 56 * 56)), [first.cotangents[0]]: Tensor.f32([2, 1, 48], rng.normals(96)) };
+  const r = await checkVjp(first.graph, { outputs: first.grads, wrt: ['pixel_values'], feeds, eps: 1e-2, rows: 2 });
+  assert.ok(r.maxRelError < 2e-3, JSON.stringify(r.rows));
+});
+
+test('opset 18 graphs (ReduceMean axes as an input)', async () => {
+  const rng = new Rng(6);
+  const b = new GraphBuilder('op18', 18);
+  const x = b.input('x', 'float64', [2, 3, 4]);
+  const m = b.op('ReduceMean', [x, b.ints([-1])], { keepdims: { type: 'int', value: 1 } });
+  const c = b.sub(x, m);
+  const v = b.op('ReduceMean', [b.mul(c, c), b.ints([-1])], { keepdims: { type: 'int', value: 1 } });
+  const y = b.layerNorm(b.div(c, b.sqrt(b.add(v, b.scalar(1e-3, 'float64')))), b.init('s', Tensor.f64([4], rng.normals(4, true))), undefined, 1e-5);
+  const [p0] = b.split(y, [1, 2], 1);
+  b.output(b.softmax(p0), 'float64');
+  const g = b.build();
+  for (const mode of ['standard', 'batched'] as const) {
+    const r = await checkVjp(g, { outputs: [g.outputs[0].name], wrt: ['x', 's'], feeds: { x: Tensor.f64([2, 3, 4], rng.normals(24, true)) }, mode, eps: 1e-6 });
+    assert.ok(r.maxRelError < 1e-6 && (mode === 'standard' || r.batchedVsStandard! < 1e-12), `${mode}: ${JSON.stringify(r)}`);
+  }
+});
+
 /** A float64 tanh MLP with one hidden layer. */
 function tanhMlp(rng: Rng): Graph {
   const b = new GraphBuilder('mlp');
