@@ -14,6 +14,8 @@ const commands: Array<() => Promise<{ register(p: Command): void }>> = [
   () => import('./train.js'),
   () => import('./ood.js'),
   () => import('./demo.js'),
+  () => import('./synth.js'),
+  () => import('./langevin.js'),
 ];
 
 for (const load of commands) (await load()).register(program);
