@@ -61,6 +61,15 @@ test('scoreFromJacobian gives sum log max(sigma, eps) for a known spectrum (K < 
   }
 });
 
+test('rankTol sets the relative threshold of the numerical rank', () => {
+  const J = Float64Array.from([1, 0, 0, 0, 0.01, 0, 0, 0, 1e-4]); // diag(1, 0.01, 1e-4)
+  assert.equal(scoreFromJacobian(J, 3, 3).rank, 3);
+  const r = scoreFromJacobian(J, 3, 3, { rankTol: 1e-3 });
+  assert.equal(r.rank, 2);
+  assert.ok(Math.abs(r.scoreRank - Math.log(0.01)) < 1e-12);
+  assert.ok(Math.abs(r.score - Math.log(1e-6)) < 1e-9);
+});
+
 test('a Jacobian with NaN is rejected with a clear error', () => {
   const J = new Float32Array(6);
   J[3] = NaN;

@@ -21,6 +21,7 @@ interface ScoreFlags {
   embedding?: boolean;
   vectors?: string;
   eps: string;
+  rankTol?: string;
   chunk?: string;
   pool?: string;
   size?: string;
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--embedding', 'add the embedding f(x) to each line')
     .option('--vectors <n>', 'write the top n right singular vectors of J as PNGs (the paper\'s figure 7)')
     .option('--eps <eps>', 'clip singular values below eps', '1e-6')
+    .option('--rank-tol <t>', 'score_rank counts sigma > t * sigma_max (default max(K, D) * float32 eps)')
     .option('--chunk <k>', 'Jacobian rows per onnxruntime run (memory grows with k)')
     .option('--pool <pool>', 'embedding: cls, mean or projected (default: the family\'s own)')
     .option('--size <px>', 'input resolution (default: the model\'s)')
@@ -73,6 +75,8 @@ interface Item {
 async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
   const eps = Number(flags.eps);
   if (!(eps > 0)) throw new UserError(`--eps must be positive, got '${flags.eps}'`);
+  const rankTol = flags.rankTol === undefined ? undefined : Number(flags.rankTol);
+  if (rankTol !== undefined && !(rankTol > 0)) throw new UserError(`--rank-tol must be positive, got '${flags.rankTol}'`);
   const views = int(flags.views, 'views') ?? 0;
   const nVectors = int(flags.vectors, 'vectors') ?? 0;
   const limit = int(flags.limit, 'limit');
@@ -113,7 +117,7 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
   const todo = items.filter((it) => !done.has(it.key));
   if (done.size) process.stderr.write(`resuming ${outPath}: ${done.size} done, ${todo.length} to go\n`);
   const writer = new JsonlWriter(outPath);
-  const scorer = await JepaScorer.create(model.encoder, { eps, chunk: int(flags.chunk, 'chunk'), spectrum: flags.spectrum, vectors: nVectors, threads: int(flags.threads, 'threads') });
+  const scorer = await JepaScorer.create(model.encoder, { eps, rankTol, chunk: int(flags.chunk, 'chunk'), spectrum: flags.spectrum, vectors: nVectors, threads: int(flags.threads, 'threads') });
   const vecDir = outPath.replace(/\.jsonl$/, '') + '.vectors';
   const rng = new Rng(Number(flags.seed) || 0);
   const progress = new Progress(todo.length, 'scoring');

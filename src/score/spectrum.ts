@@ -9,6 +9,8 @@ export interface SpectrumOptions {
   eps?: number;
   /** how many top right singular vectors (each of length D) to return */
   vectors?: number;
+  /** relative rank tolerance: sigma_k counts when sigma_k > rankTol * sigma_max (default max(K, D) * float32 eps) */
+  rankTol?: number;
 }
 
 export interface Spectrum {
@@ -24,15 +26,15 @@ export interface Spectrum {
   vectors?: Float32Array[];
 }
 
-/** Rank threshold on singular values: sigma_max * max(K, D) * float32 epsilon (J is computed in float32). */
-export function rankTolerance(sigmaMax: number, K: number, D: number): number {
-  return sigmaMax * Math.max(K, D) * F32_EPS;
+/** Rank threshold on singular values: sigma_max * max(K, D) * float32 epsilon (J is computed in float32), or sigma_max * rankTol. */
+export function rankTolerance(sigmaMax: number, K: number, D: number, rankTol?: number): number {
+  return sigmaMax * (rankTol ?? Math.max(K, D) * F32_EPS);
 }
 
 /** Turns the eigenvalues of a Gram matrix (descending) into the scores. */
-export function spectrumFromEigenvalues(eigenvalues: Float64Array, K: number, D: number, eps = DEFAULT_EPS): Spectrum {
+export function spectrumFromEigenvalues(eigenvalues: Float64Array, K: number, D: number, eps = DEFAULT_EPS, rankTol?: number): Spectrum {
   const singularValues = Float64Array.from(eigenvalues, (v) => Math.sqrt(Math.max(v, 0)));
-  const tol = rankTolerance(singularValues[0] ?? 0, K, D);
+  const tol = rankTolerance(singularValues[0] ?? 0, K, D, rankTol);
   let score = 0;
   let scoreRank = 0;
   let rank = 0;
@@ -62,7 +64,7 @@ export function finishSpectrum(g: Float64Array, J: Float32Array | Float64Array, 
   const n = Math.min(K, D);
   const nv = Math.min(opts.vectors ?? 0, n);
   const eig = symmetricEigen(g, n, nv > 0);
-  const spec = spectrumFromEigenvalues(eig.values, K, D, opts.eps ?? DEFAULT_EPS);
+  const spec = spectrumFromEigenvalues(eig.values, K, D, opts.eps ?? DEFAULT_EPS, opts.rankTol);
   if (nv > 0) spec.vectors = rightVectors(J, K, D, eig.vectors, spec.singularValues, nv);
   return spec;
 }
