@@ -9,7 +9,7 @@ import { defaultDigitsConfig, DigitsConfig, loadDigitsEncoder } from '../src/mod
 import { knnAccuracy, learningRate, trainDigits } from '../src/train/digits.js';
 
 const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8, 8], hidden_size: 32, embedding_dim: 8 };
-const base = { config: small, batch: 32, views: 2, lr: 3e-3, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
+const base = { config: small, batch: 32, views: 2, lr: 1e-2, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
 
 test('LeJEPA training lowers the loss and writes a loadable model folder', async () => {
   const out = mkdtempSync(join(tmpdir(), 'digits-train-'));
