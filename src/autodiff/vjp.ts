@@ -115,7 +115,7 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
   for (const v of out.inputs) v.shape = shapes.get(v.name)!.slice();
   out.outputs = [];
   const taken = new Set<string>([...out.inputs.map((v) => v.name), ...out.initializers.keys()]);
-  for (const n of out.nodes) for (const o of n.outputs) taken.add(o);
+  for (const n of out.nodes) for (const o of [n.name, ...n.outputs]) taken.add(o);
   const unique = (base: string) => {
     let s = base;
     for (let i = 1; taken.has(s); i++) s = `${base}_${i}`;
