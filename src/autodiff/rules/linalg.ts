@@ -105,8 +105,9 @@ function softmaxAxes(c: Ctx): number[] {
 const softmax: Rule = (c) => {
   const axes = softmaxAxes(c);
   const r = c.shape(c.y).length;
-  // attention: when P = softmax(S) only feeds O = P @ V, sum(dP * P) over the last axis equals
-  // sum(dO * O) over the (shorter) head axis, and dS = P * (dP - s) needs two passes over P instead of four
+  // attention: when P = softmax(S) only feeds O = P @ V, s = sum(dP * P) over the last axis equals
+  // sum(dO * O) over the (shorter) head axis, and dP - s = [dO, s] @ [V, -1]^T comes out of one MatMul
+  // (the plain dP of the MatMul rule is then unused and pruned): one pass over P instead of four
   const users = c.info.consumers.get(c.y) ?? [];
   const mm = users.length === 1 && users[0].op === 'MatMul' && users[0].inputs[0] === c.y && users[0].inputs[1] !== c.y ? users[0] : undefined;
   if (mm && axes.length === 1 && axes[0] === r - 1 + c.lead && !c.info.outputs.has(c.y)) {
@@ -116,7 +117,17 @@ const softmax: Rule = (c) => {
     const sy = c.shape(c.y);
     if (dO && so.length === r && sy.slice(0, -2).every((d, i) => d === so[i])) {
       const s = c.e.reduceSum(c.e.mul(dO, o), [r - 1 + c.lead], true);
-      return [c.e.mul(c.e.sub(c.dyReq(), s), c.y)];
+      const v = mm.inputs[1];
+      const rv = c.shape(v).length;
+      if (rv < 2) return [c.e.mul(c.e.sub(c.dyReq(), s), c.y)];
+      const vaT = c.memo(`vaugT:${v}`, () => {
+        const pads = new Array<number>(2 * rv).fill(0);
+        pads[2 * rv - 1] = 1;
+        const va = c.e.op('Pad', [v, c.e.ints(pads), c.scalar(-1, c.dtype(v))], { mode: { type: 'string', value: 'constant' } });
+        return c.e.transpose(va, [...range(rv - 2), rv - 1, rv - 2]);
+      });
+      const dps = c.e.matmul(c.e.concat([dO, s], r - 1 + c.lead), vaT);
+      return [c.e.mul(dps, c.y)];
     }
   }
   const t = c.e.mul(c.dyReq(), c.y);
