@@ -225,6 +225,10 @@ test('batched fusions: elementwise chains and the attention softmax shortcut', a
     const h = m.b.tanh(m.b.mul(x, m.scalar(0.5)));
     return m.done([m.b.mul(h, m.scalar(3)), h], ['x']);
   });
+  await check('scaled scores into softmax and MatMul (scalar folded)', (m) => {
+    const s = m.b.mul(m.b.matmul(m.in('q', [2, 4, 3]), m.in('kt', [2, 3, 4])), m.scalar(0.3));
+    return m.done([m.b.matmul(m.b.softmax(s), m.in('v', [2, 4, 3]))], ['q', 'kt', 'v']);
+  });
   for (const vShape of [[2, 4, 3], [4, 3]]) {
     await check(`softmax into MatMul, V ${vShape}`, (m) => {
       const s = m.in('s', [2, 4, 4]);

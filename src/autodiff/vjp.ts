@@ -6,6 +6,7 @@ import { Ctx, ForwardInfo } from './context.js';
 import { inferDtypes } from './dtypes.js';
 import { Emitter } from './emit.js';
 import { applyRegion, findRegions, Region } from './fuse.js';
+import { foldScalars } from './optimize.js';
 import { concreteInputShapes, probeGraph } from './probe.js';
 import { RULES, ZERO_GRAD_OPS } from './rules/index.js';
 
@@ -187,8 +188,10 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     });
   }
 
-  // name the gradients: rename the producing backward node's output, or copy with Identity
   const fwdCount = order.length;
+  if (lead) foldScalars(b.graph, fwdCount, cotangents, probe.shapes, e);
+
+  // name the gradients: rename the producing backward node's output, or copy with Identity
   const grads: string[] = [];
   const renamed = new Map<string, string>();
   for (const w of wrt) {
