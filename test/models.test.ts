@@ -97,6 +97,16 @@ describe('Hugging Face fixtures', () => {
     below(maxAbs(await embed(hf, px), emb), 2e-6);
   });
 
+  test('antialias: true switches the position-embedding resize to the antialiased kernel', async () => {
+    const { px, emb, B, H, W } = expected('dinov2-reg-tiny');
+    const aa = await embed(loadHfEncoder(join(FIX, 'dinov2-reg-tiny'), { batch: B, height: H, width: W, antialias: true }), px);
+    const { config, path } = readHfConfig(join(FIX, 'dinov2-reg-tiny'));
+    const cfg = { ...vitConfigFromHf(config, path).vit, posAntialias: true };
+    const ref = await embed(buildVit(cfg, canonicalWeights(fixtureWeights('dinov2-reg-tiny'), 'w').weights, { batch: B, height: H, width: W }), px);
+    below(maxAbs(aa, ref), 1e-7);
+    assert.ok(maxAbs(aa, emb) > 1e-3, 'the antialiased resize should differ from the fixture');
+  });
+
   test('the CLS shortcut in the last block changes nothing', async () => {
     const { px, B, H, W } = expected('dinov2-reg-tiny');
     const { config, path } = readHfConfig(join(FIX, 'dinov2-reg-tiny'));

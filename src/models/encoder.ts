@@ -19,6 +19,8 @@ export interface EncoderOptions {
   width?: number;
   /** ONNX only: which graph output is the embedding, when there are several */
   output?: string;
+  /** Hugging Face only: antialiased resize of the position embeddings (see HfEncoderOptions) */
+  antialias?: boolean;
 }
 
 function shapeText(s: (number | string | null)[] | undefined): string {
@@ -32,6 +34,7 @@ function shapeText(s: (number | string | null)[] | undefined): string {
  */
 export async function loadOnnxEncoder(path: string, opts: EncoderOptions = {}): Promise<EncoderGraph> {
   if (opts.pool) throw new Error(`${path}: pool applies to Hugging Face folders only; an ONNX encoder's output is the embedding`);
+  if (opts.antialias !== undefined) throw new Error(`${path}: antialias applies to Hugging Face folders only`);
   let g: Graph = loadOnnx(path);
   const inputs = g.inputs;
   if (inputs.length !== 1) {

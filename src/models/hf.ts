@@ -13,6 +13,11 @@ export interface HfEncoderOptions {
   batch?: number;
   height?: number;
   width?: number;
+  /**
+   * Resize position embeddings with PyTorch's antialiased bicubic (A = -0.5) instead of the plain one
+   * (A = -0.75). Default false. transformers' Dinov2WithRegisters uses antialias=True; our fixture does not.
+   */
+  antialias?: boolean;
 }
 
 const ACTIVATIONS: Record<string, Activation> = {
@@ -185,6 +190,7 @@ export function loadHfEncoder(dir: string, opts: HfEncoderOptions = {}): Encoder
   if (maxLayer >= vit.numLayers) {
     throw new Error(`${source}: the checkpoint has layer ${maxLayer}, but ${cfgPath} says num_hidden_layers is ${vit.numLayers}`);
   }
+  if (opts.antialias !== undefined) vit.posAntialias = opts.antialias;
   if (!weights.has('proj')) vit.defaultPool = vit.defaultPool === 'projected' ? 'cls' : vit.defaultPool;
   // spot config/weight mismatches before the per-tensor checks, with the config named
   const patch = weights.get('patch.weight');
@@ -194,7 +200,10 @@ export function loadHfEncoder(dir: string, opts: HfEncoderOptions = {}): Encoder
     );
   }
   return buildVit(vit, weights, {
-    ...opts,
+    pool: opts.pool,
+    batch: opts.batch,
+    height: opts.height,
+    width: opts.width,
     source,
     describe: (canon) => `'${origin.get(canon) ?? hfName(family, canon)}'`,
     family,
