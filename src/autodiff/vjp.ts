@@ -77,9 +77,6 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
     if (n.op === 'Shape' || n.op === 'Size') continue;
     if (n.inputs.some((i) => dataDependent.has(i))) for (const o of n.outputs) if (o) dataDependent.add(o);
   }
-  // float values whose contents rules read: fixed Pow exponents
-  const wanted = new Set(order.filter((n) => n.op === 'Pow' && !dataDependent.has(n.inputs[1])).map((n) => n.inputs[1]));
-  const probe = await probeGraph(sorted, shapes, dtypes, (v) => wanted.has(v));
   const constants = new Set([...g.initializers.keys()].filter((k) => !wrtSet.has(k)));
 
   // active: float values that depend on wrt; relevant: active values that reach an output
@@ -109,6 +106,10 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
       throw new Error(`vjp(${g.name}): no gradient rule for op ${n.domain ? n.domain + '.' : ''}${n.op} (node '${n.name}'), which lies between wrt and outputs`);
     }
   }
+
+  // shapes of everything, contents of integer values and of the float values rules read (fixed Pow exponents)
+  const wanted = new Set(order.filter((n) => n.op === 'Pow' && !dataDependent.has(n.inputs[1])).map((n) => n.inputs[1]));
+  const probe = await probeGraph(sorted, shapes, dtypes, (v) => wanted.has(v));
 
   // the new graph: forward nodes, cotangent inputs, backward nodes
   const out = cloneGraph(sorted);
