@@ -12,7 +12,7 @@ import { runOnce } from '../src/runtime/session.js';
 import { loadEncoder, loadHfEncoder } from '../src/models/encoder.js';
 import { readHfConfig, vitConfigFromHf } from '../src/models/hf.js';
 import { resizeGrid } from '../src/models/interpolate.js';
-import { canonicalWeights } from '../src/models/names.js';
+import { canonicalName, canonicalWeights } from '../src/models/names.js';
 import { buildVit, EncoderGraph, Pool, randomVitWeights, VitConfig, vitConfig } from '../src/models/vit.js';
 
 const FIX = 'test/fixtures';
@@ -211,6 +211,34 @@ describe('checkpoint variants give the same encoder', () => {
     }
     const enc = loadHfEncoder(copyWith('dinov2-reg-tiny', timm), { batch: B, height: H, width: W });
     below(maxAbs(await embed(enc, px), emb), 2e-6);
+  });
+});
+
+describe('tensor names', () => {
+  test('prefixes, transformers, timm and chunked names map to one canonical set', () => {
+    const cases: [string, string | undefined][] = [
+      ['dinov2.embeddings.cls_token', 'cls'],
+      ['dinov2_with_registers.embeddings.register_tokens', 'reg'],
+      ['ijepa.encoder.layer.3.layernorm_before.bias', 'layers.3.norm1.bias'],
+      ['vision_model.encoder.layers.11.self_attn.out_proj.weight', 'layers.11.proj.weight'],
+      ['vision_model.post_layernorm.weight', 'norm.weight'],
+      ['visual_projection.weight', 'proj'],
+      ['model.blocks.2.attn.qkv.bias', 'layers.2.qkv.bias'],
+      ['blocks.0.3.mlp.w12.weight', 'layers.3.w12.weight'],
+      ['module.blocks.7.ls2.gamma', 'layers.7.ls2'],
+      ['encoder.layer.0.output.dense.weight', 'layers.0.fc2.weight'],
+      ['encoder.layer.0.attention.output.dense.weight', 'layers.0.proj.weight'],
+      ['text_model.encoder.layers.0.mlp.fc1.weight', undefined],
+      ['classifier.weight', undefined],
+      ['embeddings.mask_token', undefined],
+    ];
+    for (const [from, to] of cases) assert.equal(canonicalName(from), to, from);
+  });
+
+  test('two tensors for one weight are refused', () => {
+    const t = Tensor.f32([4]);
+    assert.throws(() => canonicalWeights(new Map([['norm.weight', t], ['layernorm.weight', t]]), 'f.safetensors'), /f\.safetensors: tensors 'norm\.weight' and 'layernorm\.weight' both hold norm\.weight/);
+    assert.throws(() => canonicalWeights(new Map([['blocks.0.attn.qkv.weight', Tensor.f32([4, 2])]]), 'f.safetensors'), /fused qkv needs a first dimension divisible by 3/);
   });
 });
 
