@@ -93,6 +93,8 @@ test('unary ops', async () => {
   for (const op of ['Sqrt', 'Log', 'Reciprocal']) await check(op, (m) => m.done([m.b.op(op, [m.in('x', [3, 4], true)])], ['x']));
   await check('LeakyRelu', (m) => m.done([m.b.op('LeakyRelu', [m.in('x', [3, 4])], { alpha: attr.float(0.2) })], ['x']));
   await check('Clip', (m) => m.done([m.b.op('Clip', [m.in('x', [3, 4]), m.scalar(-0.5), m.scalar(0.7)])], ['x']));
+  for (const op of ['Softsign', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish']) await check(op, (m) => m.done([m.b.op(op, [m.in('x', [3, 4])])], ['x']), 'float32');
+  await check('Dropout (inference)', (m) => m.done([m.b.op('Dropout', [m.in('x', [3, 4])])], ['x']));
   await check('Softplus', (m) => m.done([m.b.op('Softplus', [m.in('x', [3, 4])])], ['x']), 'float32');
   await check('Erf', (m) => m.done([m.b.erf(m.in('x', [3, 4]))], ['x']), 'float32');
   await check('Cast f32<->f64', (m) => {
@@ -145,6 +147,14 @@ test('reductions', async () => {
   await check('ReduceSum drop', (m) => m.done([m.b.reduceSum(m.in('x', [2, 3, 4]), [0, -1], false)], ['x']));
   await check('ReduceSum all', (m) => m.done([m.b.op('ReduceSum', [m.in('x', [2, 3])], { keepdims: attr.int(0) })], ['x']));
   await check('ReduceMean', (m) => m.done([m.b.reduceMean(m.in('x', [2, 3, 4]), [0, 2], false)], ['x']));
+  for (const op of ['ReduceMax', 'ReduceMin', 'ReduceL2', 'ReduceLogSumExp']) {
+    await check(`${op} keep`, (m) => m.done([m.b.op(op, [m.in('x', [2, 3, 4])], { axes: attr.ints([1]) })], ['x']));
+    await check(`${op} drop`, (m) => m.done([m.b.op(op, [m.in('x', [2, 3, 4])], { axes: attr.ints([0, 2]), keepdims: attr.int(0) })], ['x']));
+  }
+  await check('ReduceMax tie', (m) => {
+    const x = m.in('x', [2, 3]);
+    return m.done([m.b.op('ReduceMax', [m.b.concat([x, x], 1)], { axes: attr.ints([1]), keepdims: attr.int(0) })], ['x']);
+  });
   await check('ReduceSumSquare', (m) => m.done([m.b.op('ReduceSumSquare', [m.in('x', [2, 3, 4])], { axes: attr.ints([1]) })], ['x']));
 });
 
@@ -154,6 +164,7 @@ test('shape ops: Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Expand', async
   await check('Flatten', (m) => m.done([m.b.flatten(m.in('x', [2, 3, 4]), 2)], ['x']));
   await check('Squeeze', (m) => m.done([m.b.squeeze(m.in('x', [2, 1, 4]), [1])], ['x']));
   await check('Unsqueeze', (m) => m.done([m.b.unsqueeze(m.in('x', [2, 4]), [0, 2])], ['x']));
+  await check('Tile', (m) => m.done([m.b.op('Tile', [m.in('x', [2, 1, 3]), m.b.ints([2, 3, 1])])], ['x']));
   await check('Expand', (m) => m.done([m.b.expand(m.in('x', [3, 1]), [2, 3, 4])], ['x']));
 });
 

@@ -66,7 +66,37 @@ export const UNARY_DERIVATIVES: Record<string, (c: Ctx) => string> = {
     return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(1, dt), c.scalar(alpha ?? 0.01, dt)]);
   },
   Softplus: (c) => c.e.op('Sigmoid', [c.x]),
+  Softsign: (c) => {
+    const t = c.e.add(c.scalar(1, c.dtype(c.x)), c.e.op('Abs', [c.x]));
+    return c.e.div(c.scalar(1, c.dtype(c.x)), c.e.mul(t, t));
+  },
+  Elu: (c) => {
+    // 1 where x > 0, else y + alpha
+    const dt = c.dtype(c.x);
+    const alpha = (c.attr('alpha')?.value as number | undefined) ?? 1;
+    return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(1, dt), c.e.add(c.y, c.scalar(alpha, dt))]);
+  },
+  Selu: (c) => {
+    const dt = c.dtype(c.x);
+    const alpha = (c.attr('alpha')?.value as number | undefined) ?? 1.67326319217681884765625;
+    const gamma = (c.attr('gamma')?.value as number | undefined) ?? 1.05070102214813232421875;
+    return c.e.op('Where', [c.e.op('Greater', [c.x, c.scalar(0, dt)]), c.scalar(gamma, dt), c.e.add(c.y, c.scalar(gamma * alpha, dt))]);
+  },
+  HardSigmoid: (c) => hardSigmoidSlope(c, (c.attr('alpha')?.value as number | undefined) ?? 0.2, (c.attr('beta')?.value as number | undefined) ?? 0.5),
+  HardSwish: (c) => {
+    // y = x * hs(x) with hs = clip(x / 6 + 1/2, 0, 1): dy/dx = hs(x) + x * hs'(x)
+    const hs = c.e.op('HardSigmoid', [c.x], { alpha: { type: 'float', value: 1 / 6 }, beta: { type: 'float', value: 0.5 } });
+    return c.e.add(hs, c.e.mul(c.x, hardSigmoidSlope(c, 1 / 6, 0.5)));
+  },
 };
+
+/** alpha where 0 < alpha x + beta < 1, else 0. */
+function hardSigmoidSlope(c: Ctx, alpha: number, beta: number): string {
+  const dt = c.dtype(c.x);
+  const z = c.e.add(c.e.mul(c.x, c.scalar(alpha, dt)), c.scalar(beta, dt));
+  const inside = c.e.op('And', [c.e.op('Greater', [z, c.scalar(0, dt)]), c.e.op('Less', [z, c.scalar(1, dt)])]);
+  return c.e.mul(c.e.cast(inside, dt), c.scalar(alpha, dt));
+}
 
 const unary = (deriv: (c: Ctx) => string): Rule => (c) => [times(c, deriv(c))];
 
@@ -122,7 +152,15 @@ const clip: Rule = (c) => {
 };
 
 
+/** Dropout at inference (no training_mode, or a fixed false one) passes the cotangent through. */
+const dropout: Rule = (c) => {
+  const mode = c.in(2);
+  if (mode && (!c.isStatic(mode) || c.ints(mode, 'training mode')[0])) throw c.fail('no gradient for Dropout in training mode');
+  return [c.dyReq(), undefined, undefined];
+};
+
 export const elementwiseRules: Record<string, Rule> = {
+  Dropout: dropout,
   Add: add,
   Sub: sub,
   Mul: mul,

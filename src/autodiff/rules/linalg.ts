@@ -197,6 +197,29 @@ function reduceAxes(c: Ctx): number[] | undefined {
   return axes.map((a) => c.axis(a, r) - c.lead);
 }
 
+/**
+ * ReduceMax/Min (the cotangent shared evenly among ties), ReduceL2 (x / y) and ReduceLogSumExp (exp(x - y)):
+ * dX = expand(dy) * W with W computed on the forward side.
+ */
+const reduceWeighted = (kind: 'extremum' | 'l2' | 'lse'): Rule => (c) => {
+  const axes = reduceAxes(c);
+  const dy = c.dyReq();
+  const sx = c.shape(c.x);
+  const dt = c.dtype(c.x);
+  const ax = axes ?? [];
+  const keep = sx.map((d, i) => (ax.includes(i) ? 1 : d));
+  const keepdims = attrInt(c.node, 'keepdims', 1) === 1;
+  const yk = keepdims || !axes ? c.y : c.memo(`keep:${c.y}`, () => c.e.reshape(c.y, keep));
+  const w = c.memo(`rw:${c.y}`, () => {
+    if (kind === 'l2') return c.e.div(c.x, yk);
+    if (kind === 'lse') return c.e.op('Exp', [c.e.sub(c.x, yk)]);
+    const mask = c.e.cast(c.e.op('Equal', [c.x, yk]), dt);
+    return axes ? c.e.div(mask, c.e.reduceSum(mask, ax, true)) : mask;
+  });
+  const t = keepdims || !axes ? dy : c.reshape(dy, keep);
+  return [c.e.mul(t, w)];
+};
+
 const reduce = (kind: 'sum' | 'mean' | 'sumsq'): Rule => (c) => {
   const axes = reduceAxes(c);
   const dy = c.dyReq();
@@ -220,4 +243,8 @@ export const linalgRules: Record<string, Rule> = {
   ReduceSum: reduce('sum'),
   ReduceMean: reduce('mean'),
   ReduceSumSquare: reduce('sumsq'),
+  ReduceMax: reduceWeighted('extremum'),
+  ReduceMin: reduceWeighted('extremum'),
+  ReduceL2: reduceWeighted('l2'),
+  ReduceLogSumExp: reduceWeighted('lse'),
 };

@@ -169,7 +169,19 @@ const pad: Rule = (c) => {
   return [c.e.pad(c.dyReq(), pads)];
 };
 
+/** Tile: view the cotangent as [r0, d0, r1, d1, ...] and sum over the repeats. */
+const tile: Rule = (c) => {
+  const sx = c.shape(c.x);
+  const reps = c.ints(c.in(1), 'tile repeat');
+  if (reps.every((r) => r === 1)) return [c.dyReq(), undefined];
+  const split = sx.flatMap((d, i) => [reps[i], d]);
+  const t = c.reshape(c.dyReq(), split);
+  const axes = sx.map((_, i) => 2 * i + c.lead).filter((_, i) => reps[i] !== 1);
+  return [c.reshape(c.e.reduceSum(t, axes, false), sx), undefined];
+};
+
 export const shapeRules: Record<string, Rule> = {
+  Tile: tile,
   Transpose: transpose,
   Reshape: reshapeBack,
   Flatten: reshapeBack,
