@@ -208,6 +208,7 @@ test('Conv: patch embedding, strides, padding, dilation, groups; ConvTranspose',
   await check('Conv patch const w', (m) => m.done([m.b.conv(m.in('x', [1, 3, 6, 6]), m.w('w', [5, 3, 3, 3]), m.w('bias', [5]), { strides: [3, 3] })], ['x']), 'float32');
   await check('Conv stride 2 pad 1', (m) => m.done([m.b.conv(m.in('x', [2, 2, 7, 6]), m.in('w', [3, 2, 3, 3]), m.in('bias', [3]), { strides: [2, 2], pads: [1, 0, 1, 1] })], ['x', 'w', 'bias']), 'float32');
   await check('Conv dilation 2', (m) => m.done([m.b.conv(m.in('x', [1, 2, 7, 7]), m.in('w', [3, 2, 2, 3]), undefined, { dilations: [2, 1], strides: [1, 2] })], ['x', 'w']), 'float32');
+  await check('Conv SAME_UPPER', (m) => m.done([m.b.op('Conv', [m.in('x', [1, 2, 7, 6]), m.in('w', [3, 2, 3, 2])], { strides: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') })], ['x', 'w']), 'float32');
   await check('Conv groups', (m) => m.done([m.b.conv(m.in('x', [2, 4, 5, 5]), m.w('w', [6, 2, 3, 3]), undefined, { group: 2, pads: [1, 1, 1, 1] })], ['x']), 'float32');
   await check('Conv 1-D', (m) => m.done([m.b.conv(m.in('x', [2, 3, 9]), m.in('w', [4, 3, 3]), undefined, { strides: [2] })], ['x', 'w']), 'float32');
   await check('ConvTranspose', (m) => m.done([m.b.op('ConvTranspose', [m.in('x', [2, 3, 4, 4]), m.w('w', [3, 2, 3, 3])], { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 0, 0]), output_padding: attr.ints([1, 0]) })], ['x']), 'float32');
