@@ -188,13 +188,17 @@ test('liftInitializers turns weights into inputs', async () => {
 test('errors name the graph, the op and the node', async () => {
   const b = new GraphBuilder('bad');
   const x = b.input('x', 'float32', ['batch', 4]);
-  const side = b.op('HardSwish', [x]); // not on the path: fine
-  const y = b.op('HardSwish', [b.tanh(x)], {}, 'hs_out');
+  const eq = { equation: { type: 'string' as const, value: 'ij->ij' } };
+  const side = b.op('Einsum', [x], eq); // not on the path: fine
+  const t = b.tanh(x);
+  const y = b.op('Einsum', [t], eq, 'es_out');
   b.output(y, 'float32');
   b.output(side, 'float32');
   const g = b.build();
   const shapes = { x: [2, 4] };
-  await assert.rejects(vjp(g, { outputs: [y], wrt: ['x'], inputShapes: shapes }), /vjp\(bad\): no gradient rule for op HardSwish \(node 'n_HardSwish_\d+'\)/);
+  await assert.rejects(vjp(g, { outputs: [y], wrt: ['x'], inputShapes: shapes }), /vjp\(bad\): no gradient rule for op Einsum \(node 'n_Einsum_\d+'\)/);
+  const ok = await vjp(g, { outputs: [t], wrt: ['x'], inputShapes: shapes }); // Einsum off the path
+  assert.deepEqual(ok.graph.outputs.map((o) => o.shape), [[2, 4], [2, 4]]);
   await assert.rejects(vjp(g, { outputs: [y], wrt: ['x'] }), /vjp\(bad\): input 'x' has shape \[batch,4\]; pass its concrete shape in inputShapes/);
   await assert.rejects(vjp(g, { outputs: [y], wrt: ['w'], inputShapes: shapes }), /wrt 'w' is not a graph input or initializer/);
   await assert.rejects(vjp(g, { outputs: ['nothing'], wrt: ['x'], inputShapes: shapes }), /output 'nothing' is not a value of the graph/);
