@@ -8,7 +8,7 @@ import { readSafetensors } from '../src/data/safetensors.js';
 import { defaultDigitsConfig, DigitsConfig, loadDigitsEncoder } from '../src/models/digits.js';
 import { knnAccuracy, learningRate, trainDigits } from '../src/train/digits.js';
 
-const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8, 8], hidden_size: 32, embedding_dim: 8 };
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8], hidden_size: 32, embedding_dim: 8 };
 const base = { config: small, batch: 32, views: 2, lr: 1e-2, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
 
 test('LeJEPA training lowers the loss and writes a loadable model folder', async () => {

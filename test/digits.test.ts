@@ -62,7 +62,7 @@ function reference(cfg: DigitsConfig, w: Map<string, Tensor>, x: Float32Array): 
   return dense(dense(h, 'fc1', true), 'fc2', false);
 }
 
-const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 6, 5], hidden_size: 16, embedding_dim: 8 };
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 6, 5], conv_kernels: [5, 5, 3], conv_strides: [2, 2, 2], conv_pads: [2, 2, 1], hidden_size: 16, embedding_dim: 8 };
 const patchy: DigitsConfig = { ...small, conv_channels: [4, 6], conv_kernels: [2, 2], conv_strides: undefined, conv_pads: undefined };
 
 for (const [name, cfg] of [['strided, padded', small], ['patchifying', patchy]] as const) {

@@ -16,7 +16,7 @@ import { runOnce } from '../src/runtime/session.js';
 import { gram, symmetricEigen } from '../src/score/linalg.js';
 
 const run = promisify(execFile);
-const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8, 8], hidden_size: 32, embedding_dim: 8 };
+const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8], hidden_size: 32, embedding_dim: 8 };
 
 function modelDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ood-model-'));

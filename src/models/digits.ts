@@ -1,4 +1,5 @@
-// A small CNN encoder for 1x28x28 digits: strided convolutions, then an MLP to a K-dim embedding. The input normalisation is part of the graph, so it takes pixels in [0, 1].
+// A small CNN encoder for 1x28x28 digits: strided convolutions (by default patchifying: stride = kernel),
+// then an MLP to a K-dim embedding. The input normalisation is part of the graph, so it takes pixels in [0, 1].
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, Value } from '../graph/builder.js';
@@ -31,10 +32,10 @@ export function defaultDigitsConfig(): DigitsConfig {
     model_type: 'digits-cnn',
     image_size: 28,
     num_channels: 1,
-    conv_channels: [16, 32, 64],
-    conv_kernels: [5, 5, 3],
-    conv_strides: [2, 2, 2],
-    conv_pads: [2, 2, 1],
+    conv_channels: [32, 64],
+    conv_kernels: [2, 2],
+    conv_strides: [2, 2],
+    conv_pads: [0, 0],
     hidden_size: 256,
     embedding_dim: 64,
     input_mean: 0.1307,
