@@ -190,7 +190,6 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
   }
 
   const fwdCount = order.length;
-  if (lead) foldScalars(b.graph, fwdCount, cotangents, probe.shapes, e);
 
   // name the gradients: rename the producing backward node's output, or copy with Identity
   const grads: string[] = [];
@@ -216,6 +215,7 @@ export async function vjp(g: Graph, opts: VjpOptions): Promise<VjpResult> {
   if (opts.keepOutputs ?? true) {
     for (const o of outputs) b.graph.outputs.push({ name: o, dtype: dtypes.get(o)!, shape: fwdShape(o).slice() });
   }
+  if (lead) foldScalars(b.graph, fwdCount, cotangents, probe.shapes, e);
   return { graph: pruneGraph(b.graph), cotangents, grads };
 }
 
