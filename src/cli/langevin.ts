@@ -27,6 +27,7 @@ export function langevinConfigFromFlags(f: Flags): LangevinConfig {
     meanScale: num(f.meanScale, 'mean-scale', d.meanScale, { min: 0 }),
     scaleRange,
     condition: num(f.condition, 'condition', d.condition, { min: 1 }),
+    weightAlpha: num(f.weightAlpha, 'weight-alpha', d.weightAlpha, { min: 0 }),
     width: num(f.width, 'width', d.width, { int: true, min: 1 }),
     depth: num(f.depth, 'depth', d.depth, { int: true, min: 0 }),
     activation,
@@ -64,6 +65,7 @@ export function register(program: Command): void {
     .option('--mean-scale <s>', 'component means ~ N(0, s^2 I)', String(d.meanScale))
     .option('--scales <lo,hi>', 'component standard deviations, log-uniform in [lo, hi]', d.scaleRange.join(','))
     .option('--condition <c>', 'largest eigenvalue ratio within a covariance', String(d.condition))
+    .option('--weight-alpha <a>', 'mixture weights ~ Dirichlet(a)', String(d.weightAlpha))
     .option('--width <n>', 'hidden units per layer', String(d.width))
     .option('--depth <n>', 'hidden layers', String(d.depth))
     .option('--activation <name>', `${ACTIVATIONS.join(', ')} (relu has no second derivative: Langevin needs a smooth one)`, d.activation)

@@ -41,6 +41,7 @@ export function synthConfigFromFlags(f: Flags): SynthConfig {
     meanScale: num(f.meanScale, 'mean-scale', d.meanScale, { min: 0 }),
     scaleRange,
     condition: num(f.condition, 'condition', d.condition, { min: 1 }),
+    weightAlpha: num(f.weightAlpha, 'weight-alpha', d.weightAlpha, { min: 0 }),
     heldOut: num(f.heldOut, 'held-out', d.heldOut, { int: true, min: 10 }),
     embedDim: num(f.embedDim, 'embed-dim', d.embedDim, { int: true, min: 0 }),
     width: num(f.width, 'width', d.width, { int: true, min: 1 }),
@@ -79,6 +80,7 @@ export function register(program: Command): void {
     .option('--mean-scale <s>', 'component means ~ N(0, s^2 I)', String(d.meanScale))
     .option('--scales <lo,hi>', 'component standard deviations, log-uniform in [lo, hi]', d.scaleRange.join(','))
     .option('--condition <c>', 'largest eigenvalue ratio within a covariance', String(d.condition))
+    .option('--weight-alpha <a>', 'mixture weights ~ Dirichlet(a)', String(d.weightAlpha))
     .option('--held-out <n>', 'held-out points for the evaluation', String(d.heldOut))
     .option('--embed-dim <k>', 'embedding dimension K (0: K = D)', String(d.embedDim))
     .option('--width <n>', 'hidden units per layer', String(d.width))

@@ -15,7 +15,7 @@ import { lejepaLoss, momentLoss, ObjectiveValues } from '../train/objectives.js'
 import { randomDirections } from '../train/sigreg.js';
 import { BatchSampler, fit, stepRng, Trainer } from '../train/trainer.js';
 import { GaussianMixture } from './gmm.js';
-import { pearson, spearman } from './stats.js';
+import { meanStd, pearson, spearman } from './stats.js';
 
 export interface DataConfig {
   components: number;
@@ -25,6 +25,8 @@ export interface DataConfig {
   scaleRange: [number, number];
   /** largest eigenvalue ratio within one covariance */
   condition: number;
+  /** mixture weights ~ Dirichlet(weightAlpha); small values give very uneven weights */
+  weightAlpha: number;
   /** held-out points for the evaluation */
   heldOut: number;
 }
@@ -60,9 +62,9 @@ export interface SynthConfig extends DataConfig, EncoderConfig, TrainConfig {
   threads?: number;
 }
 
-export const DEFAULT_DATA: DataConfig = { components: 6, meanScale: 2.5, scaleRange: [0.15, 0.6], condition: 4, heldOut: 2000 };
+export const DEFAULT_DATA: DataConfig = { components: 8, meanScale: 1.5, scaleRange: [0.3, 8], condition: 4, weightAlpha: 0.5, heldOut: 2000 };
 export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 64, depth: 2, activation: 'tanh' };
-export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 1500, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
+export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 2000, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
 
 export function defaultSynthConfig(): SynthConfig {
   return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, dims: [2, 4, 8, 16, 32], samples: [1000, 5000, 20000], seed: 7 };
@@ -94,6 +96,7 @@ export function checkSynthConfig(c: SynthConfig, where = 'synth'): void {
   pos(c.scaleRange[0], 'smallest component scale');
   if (!(c.scaleRange[1] >= c.scaleRange[0])) throw new Error(`${where}: component scale range [${c.scaleRange}] is empty`);
   if (!(c.condition >= 1)) throw new Error(`${where}: condition must be >= 1, got ${c.condition}`);
+  pos(c.weightAlpha, 'weight alpha');
   pos(c.lambda, 'lambda', true);
   pos(c.noise, 'noise', true);
   pos(c.lr, 'learning rate');
@@ -110,14 +113,16 @@ export interface SynthData {
   /** row-major [heldOut, D] */
   test: Float64Array;
   testLogProb: Float64Array;
+  /** mixture component of each held-out point */
+  testLabels: Int32Array;
 }
 
 /** The mixture depends on (seed, D) only; the training set of n points is a prefix of one long stream. */
 export function makeData(dim: number, samples: number, cfg: DataConfig & { seed: number }): SynthData {
-  const gmm = GaussianMixture.random({ dim, components: cfg.components, seed: stepRng(cfg.seed, dim, 11).nextU32(), meanScale: cfg.meanScale, scaleRange: cfg.scaleRange, condition: cfg.condition });
+  const gmm = GaussianMixture.random({ dim, components: cfg.components, seed: stepRng(cfg.seed, dim, 11).nextU32(), meanScale: cfg.meanScale, scaleRange: cfg.scaleRange, condition: cfg.condition, weightAlpha: cfg.weightAlpha });
   const train = gmm.sample(samples, stepRng(cfg.seed, dim, 12)).x;
-  const test = gmm.sample(cfg.heldOut, stepRng(cfg.seed, dim, 13)).x;
-  return { gmm, train, test, testLogProb: gmm.logProb(test) };
+  const { x: test, labels } = gmm.sample(cfg.heldOut, stepRng(cfg.seed, dim, 13));
+  return { gmm, train, test, testLogProb: gmm.logProb(test), testLabels: labels };
 }
 
 // ------------------------------------------------------------------ encoder
@@ -308,6 +313,10 @@ export interface CellResult {
   pearson_full: number;
   spearman_full: number;
   train_seconds: number;
+  /** Pearson(JEPA-SCORE, log p) within each mixture component, averaged with the components' point counts as weights */
+  pearson_within: number;
+  /** standard deviation of log p over the held-out points */
+  logp_std: number;
   embed_dim: number;
   eval_seconds: number;
   final_loss: number;
@@ -331,6 +340,8 @@ export async function runCell(dim: number, samples: number, cfg: SynthConfig, lo
     pearson_full: pearson(s.full, lp),
     spearman_full: spearman(s.full, lp),
     train_seconds: tr.trainSeconds,
+    pearson_within: withinComponents(s.score, lp, data.testLabels, data.gmm.components),
+    logp_std: meanStd(lp).std,
     embed_dim: tr.encoder.mlp.outputDim,
     eval_seconds: (performance.now() - t0) / 1000,
     final_loss: tr.final.loss,
@@ -339,7 +350,23 @@ export async function runCell(dim: number, samples: number, cfg: SynthConfig, lo
   };
 }
 
-const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer'];
+/** Pearson correlation inside each component (those with at least 10 points), weighted by point count. */
+export function withinComponents(a: Float64Array, b: Float64Array, labels: Int32Array, C: number): number {
+  let total = 0;
+  let weight = 0;
+  for (let c = 0; c < C; c++) {
+    const idx = [];
+    for (let i = 0; i < labels.length; i++) if (labels[i] === c) idx.push(i);
+    if (idx.length < 10) continue;
+    const r = pearson(Float64Array.from(idx, (i) => a[i]), Float64Array.from(idx, (i) => b[i]));
+    if (!Number.isFinite(r)) continue;
+    total += r * idx.length;
+    weight += idx.length;
+  }
+  return weight ? total / weight : NaN;
+}
+
+const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'pearson_within', 'logp_std', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer'];
 
 export function cellsToCsv(cells: CellResult[]): string {
   const rows = cells.map((c) => CSV_COLUMNS.map((k) => (Number.isInteger(c[k]) ? String(c[k]) : Number(c[k]).toPrecision(6))).join(','));
