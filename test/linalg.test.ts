@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
+import { GramSession } from '../src/score/gram.js';
 import { gram, symmetricEigen } from '../src/score/linalg.js';
 
 function randomOrthogonal(n: number, rng: Rng): Float64Array {
@@ -55,4 +56,15 @@ test('symmetricEigen handles diagonal, zero and repeated eigenvalues', () => {
 test('gram matches direct products in float64', () => {
   const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
   assert.deepEqual([...gram(a, 2, 3)], [14, 32, 32, 77]);
+});
+
+test('the onnxruntime float64 Gram equals the JS one', async () => {
+  const rng = new Rng(2);
+  const [rows, cols] = [7, 1000];
+  const J = Float32Array.from({ length: rows * cols }, () => rng.normal());
+  const s = await GramSession.create(rows, cols, 1);
+  const g = await s.gram(J);
+  await s.release();
+  const ref = gram(J, rows, cols);
+  for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(g[i] - ref[i]) < 1e-12 * Math.abs(ref[i] + 1));
 });

@@ -1,9 +1,9 @@
 // JEPA-SCORE: sum_k log max(sigma_k(J_f(x)), eps), from the exact Jacobian of the encoder.
 import { vjp } from '../autodiff/index.js';
-import { GraphBuilder } from '../graph/builder.js';
 import { Graph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
 import { Session, SessionOptions } from '../runtime/session.js';
+import { GramSession } from './gram.js';
 import { gram } from './linalg.js';
 import { checkFinite, finishSpectrum, logStandardNormal, Spectrum, SpectrumOptions, transpose } from './spectrum.js';
 
@@ -36,7 +36,7 @@ const ORT_GRAM_MIN = 4_000_000;
 
 /** Computes Jacobians and JEPA-SCOREs of one encoder; reuse it for many inputs. */
 export class JepaScorer {
-  private gramSession?: Session;
+  private gramSession?: GramSession;
 
   private constructor(
     readonly encoder: Encoder,
@@ -94,23 +94,14 @@ export class JepaScorer {
     checkFinite(J, 'Jacobian');
     const { K, D } = this;
     let g: Float64Array;
-    if (K <= D && K * D >= ORT_GRAM_MIN) g = await this.ortGram(J);
+    if (K <= D && K * D >= ORT_GRAM_MIN) {
+      this.gramSession ??= await GramSession.create(K, D, this.opts.threads);
+      g = await this.gramSession.gram(J);
+    }
     else g = K <= D ? gram(J, K, D) : gram(transpose(J, K, D), D, K);
     const spec = finishSpectrum(g, J, K, D, this.opts);
     if (!this.opts.spectrum) spec.singularValues = spec.singularValues.slice(0, 0);
     return { ...spec, embedding, logDensityEmbedding: logStandardNormal(embedding) };
-  }
-
-  private async ortGram(J: Float32Array): Promise<Float64Array> {
-    if (!this.gramSession) {
-      const b = new GraphBuilder('gram');
-      const j = b.input('J', 'float32', [this.K, this.D]);
-      const jd = b.cast(j, 'float64');
-      b.output(b.op('Gemm', [jd, jd], { transB: { type: 'int', value: 1 } }, 'G'), 'float64', [this.K, this.K]);
-      this.gramSession = await Session.create(b.build(), { threads: this.opts.threads });
-    }
-    const out = await this.gramSession.run({ J: new Tensor('float32', [this.K, this.D], J) });
-    return out.G.data as Float64Array;
   }
 
   /** Embeddings only (forward passes). */
