@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { defaultDigitsConfig, DigitsConfig, loadDigitsEncoder } from '../src/models/digits.js';
-import { knnAccuracy, learningRate, trainDigits } from '../src/train/digits.js';
+import { knnAccuracy, learningRate, linearProbeAccuracy, trainDigits } from '../src/train/digits.js';
 
 const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8], hidden_size: 32, embedding_dim: 8 };
 const base = { config: small, batch: 32, views: 2, lr: 1e-2, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
@@ -71,4 +71,19 @@ test('kNN accuracy matches a brute-force vote', () => {
     if (best === el[i]) correct++;
   });
   assert.equal(knnAccuracy(train, tl, test, el, 5), correct / test.length);
+});
+
+test('linear probe reaches the Bayes accuracy of two unit-variance Gaussians at -1 and +1 (Phi(1))', () => {
+  const rng = new Rng(21);
+  const draw = (n: number) => {
+    const labels = Array.from({ length: n }, () => rng.int(2));
+    // the class lives in the first feature; the second is pure noise
+    const xs = labels.map((l) => [rng.normal() + (l ? 1 : -1), rng.normal()]);
+    return { xs, labels };
+  };
+  const tr = draw(2000);
+  const te = draw(20000);
+  const acc = linearProbeAccuracy(tr.xs, tr.labels, te.xs, te.labels, { iterations: 200 });
+  const phi1 = 0.8413447460685429;
+  assert.ok(Math.abs(acc - phi1) < 0.01, `accuracy ${acc} vs ${phi1}`);
 });

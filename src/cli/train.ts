@@ -76,6 +76,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     skipEval: !flags.eval,
     log: (line) => console.error(line),
   });
-  const acc = res.knnAccuracy === undefined ? '' : `, kNN accuracy ${(res.knnAccuracy * 100).toFixed(2)}%`;
+  const acc =
+    res.knnAccuracy === undefined ? '' : `, kNN accuracy ${(res.knnAccuracy * 100).toFixed(2)}%, linear probe ${((res.linearProbeAccuracy ?? 0) * 100).toFixed(2)}%`;
   console.log(`trained to step ${res.steps} in ${formatSeconds(res.seconds)}${acc}; model in ${out}`);
 }

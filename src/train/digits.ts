@@ -58,6 +58,7 @@ export interface DigitsTrainResult {
   seconds: number;
   losses: number[];
   knnAccuracy?: number;
+  linearProbeAccuracy?: number;
   weights: Map<string, Tensor>;
 }
 
@@ -180,6 +181,76 @@ export function knnAccuracy(train: Float32Array[], trainLabels: number[], test: 
   return correct / test.length;
 }
 
+/**
+ * Linear-probe accuracy: multinomial logistic regression (softmax, L2 weight `l2`) on standardised features,
+ * fitted by full-batch gradient descent with Adam in float64, then scored on the test set.
+ */
+export function linearProbeAccuracy(
+  train: ArrayLike<number>[],
+  trainLabels: number[],
+  test: ArrayLike<number>[],
+  testLabels: number[],
+  opts: { iterations?: number; lr?: number; l2?: number } = {},
+): number {
+  const iters = opts.iterations ?? 300;
+  const lr = opts.lr ?? 0.05;
+  const l2 = opts.l2 ?? 1e-4;
+  const n = train.length;
+  const d = train[0].length;
+  const C = Math.max(...trainLabels, ...testLabels) + 1;
+  // standardise with the training mean and sd
+  const mean = new Float64Array(d);
+  const sd = new Float64Array(d);
+  for (const x of train) for (let j = 0; j < d; j++) mean[j] += x[j] / n;
+  for (const x of train) for (let j = 0; j < d; j++) sd[j] += (x[j] - mean[j]) ** 2 / n;
+  for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j]) || 1;
+  const std = (x: ArrayLike<number>) => Float64Array.from({ length: d + 1 }, (_, j) => (j === d ? 1 : (x[j] - mean[j]) / sd[j]));
+  const X = train.map(std);
+  const W = new Float64Array(C * (d + 1));
+  const m = new Float64Array(W.length);
+  const v = new Float64Array(W.length);
+  const g = new Float64Array(W.length);
+  const p = new Float64Array(C);
+  const logits = (x: Float64Array, out: Float64Array) => {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let j = 0; j <= d; j++) s += W[c * (d + 1) + j] * x[j];
+      out[c] = s;
+      if (s > max) max = s;
+    }
+    let z = 0;
+    for (let c = 0; c < C; c++) z += out[c] = Math.exp(out[c] - max);
+    for (let c = 0; c < C; c++) out[c] /= z;
+  };
+  for (let t = 1; t <= iters; t++) {
+    g.fill(0);
+    for (let i = 0; i < n; i++) {
+      logits(X[i], p);
+      p[trainLabels[i]] -= 1;
+      for (let c = 0; c < C; c++) {
+        const pc = p[c] / n;
+        const row = c * (d + 1);
+        for (let j = 0; j <= d; j++) g[row + j] += pc * X[i][j];
+      }
+    }
+    for (let k = 0; k < W.length; k++) {
+      const gk = g[k] + l2 * W[k];
+      m[k] = 0.9 * m[k] + 0.1 * gk;
+      v[k] = 0.999 * v[k] + 0.001 * gk * gk;
+      W[k] -= (lr * m[k]) / (1 - 0.9 ** t) / (Math.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8);
+    }
+  }
+  let correct = 0;
+  test.forEach((x, i) => {
+    logits(std(x), p);
+    let best = 0;
+    for (let c = 1; c < C; c++) if (p[c] > p[best]) best = c;
+    if (best === testLabels[i]) correct++;
+  });
+  return correct / test.length;
+}
+
 /** Trains (or resumes) and writes the model folder. */
 export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrainResult> {
   const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DigitsTrainOptions>;
@@ -230,14 +301,15 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   };
 
   let evalData: { train: Dataset; test: Dataset } | undefined;
-  const evaluate = async (): Promise<number> => {
+  const evaluate = async (linear = false): Promise<{ knn: number; linear?: number }> => {
     evalData ??= { train, test: await loadDataset(o.evalSet, { limit: opts.evalLimit, size: cfg.image_size }) };
     const { test } = evalData;
     if (!train.labels || !test.labels) throw new Error(`kNN accuracy needs labels in ${o.trainSet} and ${o.evalSet}`);
     const w = trainer.weights();
     const zt = await embedImages(cfg, w, train.images, o.threads);
     const ze = await embedImages(cfg, w, test.images, o.threads);
-    return knnAccuracy(zt, train.labels, ze, test.labels, 10);
+    const knn = knnAccuracy(zt, train.labels, ze, test.labels, 10);
+    return linear ? { knn, linear: linearProbeAccuracy(zt, train.labels, ze, test.labels) } : { knn };
   };
 
   const t0 = performance.now();
@@ -262,7 +334,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
         checkpoint: { path: ckPath, every: o.checkpointEvery, metadata: { format: 'jepa-score digits checkpoint' } },
         onStep: (step, r) => {
           window.push(r.loss);
-          logFile.write({ step: step + 1, loss: r.loss, invariance: r.metrics[lg.invariance], sigreg: r.metrics[lg.sigreg], lr: learningRate(step, o.steps, o.lr, o.warmup) });
+          logFile.write({ step: step + 1, time: new Date().toISOString(), loss: r.loss, invariance: r.metrics[lg.invariance], sigreg: r.metrics[lg.sigreg], lr: learningRate(step, o.steps, o.lr, o.warmup) });
           opts.onStep?.(step + 1, r.loss);
           if ((step + 1) % 50 === 0) {
             const mean = window.reduce((a, b) => a + b, 0) / window.length;
@@ -274,17 +346,18 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
       losses.push(...part);
       if (trainer.step >= o.steps) break;
       if (!opts.skipEval && o.evalEvery > 0) {
-        const acc = await evaluate();
-        logFile.write({ step: trainer.step, knn_accuracy: acc });
+        const acc = (await evaluate()).knn;
+        logFile.write({ step: trainer.step, knn_accuracy: acc, time: new Date().toISOString() });
         log(`step ${trainer.step}: kNN accuracy (k=10, cosine) on ${o.evalSet}: ${(acc * 100).toFixed(2)}%`);
       }
     }
     const seconds = (performance.now() - t0) / 1000;
     const weights = trainer.weights();
+    let linear: number | undefined;
     if (!opts.skipEval) {
-      knn = await evaluate();
-      logFile.write({ step: trainer.step, knn_accuracy: knn });
-      log(`final kNN accuracy (k=10, cosine) on ${o.evalSet}: ${(knn * 100).toFixed(2)}%`);
+      ({ knn, linear } = await evaluate(true));
+      logFile.write({ step: trainer.step, knn_accuracy: knn, linear_probe_accuracy: linear, time: new Date().toISOString() });
+      log(`final accuracy on ${o.evalSet}: kNN (k=10, cosine) ${(knn * 100).toFixed(2)}%, linear probe ${(linear! * 100).toFixed(2)}%`);
     }
     writeSafetensors(join(o.out, 'model.safetensors'), weights, { format: 'pt', model_type: cfg.model_type });
     writeFileSync(join(o.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
@@ -293,11 +366,12 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
       seconds_this_run: Math.round(seconds),
       final_loss: losses.length ? losses[losses.length - 1] : null,
       knn_accuracy: knn ?? null,
+      linear_probe_accuracy: linear ?? null,
       knn: { k: 10, metric: 'cosine', train: o.trainSet, train_images: train.images.length, test: o.evalSet, test_images: evalData?.test.images.length ?? null },
       settings,
     };
     writeFileSync(join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    return { steps: trainer.step, seconds, losses, knnAccuracy: knn, weights };
+    return { steps: trainer.step, seconds, losses, knnAccuracy: knn, linearProbeAccuracy: linear, weights };
   } finally {
     await trainer.release();
   }
