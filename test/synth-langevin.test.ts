@@ -84,3 +84,25 @@ test('unadjusted Langevin with the exact score samples a 2-D Gaussian', async ()
   assert.ok(energyDistance(start, truth, 2) > 1);
   assert.ok(clipped > 0, "the drift limit was exercised");
 });
+
+test('a small Langevin run writes results.json and the picture, with a passing gradient check', async () => {
+  const { mkdtempSync, readFileSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { defaultLangevinConfig, runLangevin } = await import('../src/experiments/langevin.js');
+  const dir = mkdtempSync(join(tmpdir(), 'langevin-'));
+  try {
+    const cfg = { ...defaultLangevinConfig(), samples: 2000, steps: 1500, heldOut: 300, chains: 300, langevinSteps: 500, grid: 24, threads: 1 };
+    const { result } = await runLangevin(cfg, dir);
+    const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    for (const k of ['energy_distance', 'baseline_energy_distance', 'full_energy_distance', 'oracle_energy_distance', 'gaussian_fit_energy_distance']) assert.equal(typeof json[k], 'number', k);
+    assert.ok(existsSync(join(dir, 'langevin.png')) && existsSync(join(dir, 'langevin.svg')));
+    assert.ok(result.gradient_check.relative_error < 1e-2, JSON.stringify(result.gradient_check));
+    // the samplers move towards the data: all beat the broad starting noise
+    assert.ok(result.energy_distance < result.baseline_energy_distance, `${result.energy_distance} vs ${result.baseline_energy_distance}`);
+    assert.ok(result.full_energy_distance < result.baseline_energy_distance);
+    assert.ok(result.oracle_energy_distance < result.baseline_energy_distance);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

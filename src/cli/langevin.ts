@@ -87,7 +87,10 @@ export function register(program: Command): void {
         const cfg = langevinConfigFromFlags(flags);
         if (cfg.activation === 'relu') throw new UserError('--activation relu has a zero second derivative, so JEPA-SCORE has no useful gradient; choose tanh, gelu, silu or softplus');
         const { result: r, files } = await runLangevin(cfg, flags.out!, (m) => console.error(m));
-        console.error(`energy distance to a fresh true sample: ${r.energy_distance.toFixed(4)} (starting noise ${r.baseline_energy_distance.toFixed(4)}, true-score sampler ${r.oracle_energy_distance.toFixed(4)})`);
+        console.error(
+          `energy distance to a fresh true sample: exp(JEPA-SCORE) ${r.energy_distance.toFixed(4)}, starting noise ${r.baseline_energy_distance.toFixed(4)}, ` +
+            `full variant ${r.full_energy_distance.toFixed(4)}, true score ${r.oracle_energy_distance.toFixed(4)}, best Gaussian ${r.gaussian_fit_energy_distance.toFixed(4)}`,
+        );
         console.error(`wrote ${files.join(', ')}`);
       }),
     );

@@ -11,7 +11,7 @@ import { Session } from '../runtime/session.js';
 import { symmetricEigen } from '../score/linalg.js';
 import { DEFAULT_EPS } from '../score/spectrum.js';
 import { stepRng } from '../train/trainer.js';
-import { GaussianMixture } from './gmm.js';
+import { cholesky, GaussianMixture } from './gmm.js';
 import { energyDistance, mmd2, pearson } from './stats.js';
 import { checkSynthConfig, DataConfig, DEFAULT_DATA, DEFAULT_ENCODER, DEFAULT_TRAIN, EncoderConfig, encoderGraph, JacobianScorer, makeData, SynthEncoder, TrainConfig, trainEncoder } from './synth.js';
 
@@ -61,6 +61,7 @@ export class ScoreGradient {
     private readonly cot1: string,
     private readonly cot2: string,
     private readonly jacOut: string,
+    private readonly zOut: string,
     private readonly gradOut: string,
     readonly n: number,
     readonly K: number,
@@ -72,12 +73,13 @@ export class ScoreGradient {
     const D = enc.mlp.inputDim;
     const { graph, input, output } = encoderGraph(enc, n);
     // first order: cotangent [K, n, K] with e_k on every point gives the Jacobian rows J [K, n, D]
-    const first = await vjp(graph, { outputs: [output], wrt: [input], mode: 'batched', keepOutputs: false });
+    const first = await vjp(graph, { outputs: [output], wrt: [input], mode: 'batched', keepOutputs: true });
     // second order: the vjp of the Jacobian graph with cotangent C [K, n, D] is sum C . dJ/dx per point
-    const second = await vjp(first.graph, { outputs: [first.grads[0]], wrt: [input], mode: 'standard', inputShapes: { [first.cotangents[0]]: [K, n, K] }, keepOutputs: false });
+    const jacGraph = { ...first.graph, outputs: first.graph.outputs.filter((o) => o.name === first.grads[0]) };
+    const second = await vjp(jacGraph, { outputs: [first.grads[0]], wrt: [input], mode: 'standard', inputShapes: { [first.cotangents[0]]: [K, n, K] }, keepOutputs: false });
     const jac = await Session.create(first.graph, { threads: opts.threads });
     const sec = await Session.create(second.graph, { threads: opts.threads });
-    return new ScoreGradient(jac, sec, first.cotangents[0], second.cotangents[0], first.grads[0], second.grads[0], n, K, D);
+    return new ScoreGradient(jac, sec, first.cotangents[0], second.cotangents[0], first.grads[0], output, second.grads[0], n, K, D);
   }
 
   private identity(): Tensor {
@@ -91,31 +93,35 @@ export class ScoreGradient {
     if (x.length !== this.n * this.D) throw new Error(`ScoreGradient: expected ${this.n} points of dimension ${this.D}, got ${x.length} values`);
   }
 
-  /** Per-point Jacobians as [n][K*D] from the layout [K, n, D]. */
-  private async jacobians(x: Float32Array, eye: Tensor): Promise<Float64Array[]> {
+  /** Per-point Jacobians as [n][K*D] from the layout [K, n, D], and the embeddings [n, K]. */
+  private async jacobiansAndEmbeddings(x: Float32Array, eye: Tensor): Promise<{ Js: Float64Array[]; z: Float32Array }> {
     const { K, n, D } = this;
     const out = await this.jac.run({ x: new Tensor('float32', [n, D], x), [this.cot1]: eye });
     const g = out[this.jacOut].data as Float32Array;
-    return Array.from({ length: n }, (_, i) => {
+    const Js = Array.from({ length: n }, (_, i) => {
       const J = new Float64Array(K * D);
       for (let k = 0; k < K; k++) for (let d = 0; d < D; d++) J[k * D + d] = g[(k * n + i) * D + d];
       return J;
     });
+    return { Js, z: out[this.zOut].data as Float32Array };
   }
 
   /** JEPA-SCORE of each point. */
   async scores(x: Float32Array): Promise<Float64Array> {
     this.check(x);
-    const Js = await this.jacobians(x, this.identity());
+    const { Js } = await this.jacobiansAndEmbeddings(x, this.identity());
     return Float64Array.from(Js, (J) => scoreAndCoefficient(J, this.K, this.D).score);
   }
 
-  /** JEPA-SCORE and grad_x JEPA-SCORE ([n, D]) of each point. */
-  async evaluate(x: Float32Array): Promise<{ score: Float64Array; grad: Float64Array }> {
+  /**
+   * JEPA-SCORE and grad_x JEPA-SCORE ([n, D]) of each point, and the gradient of the full variant
+   * JEPA-SCORE + log N(f(x); 0, I), which adds -J^T f(x).
+   */
+  async evaluate(x: Float32Array): Promise<{ score: Float64Array; grad: Float64Array; gradFull: Float64Array }> {
     this.check(x);
     const { K, n, D } = this;
     const eye = this.identity();
-    const Js = await this.jacobians(x, eye);
+    const { Js, z } = await this.jacobiansAndEmbeddings(x, eye);
     const score = new Float64Array(n);
     const C = new Float32Array(K * n * D);
     Js.forEach((J, i) => {
@@ -124,7 +130,12 @@ export class ScoreGradient {
       for (let k = 0; k < K; k++) for (let d = 0; d < D; d++) C[(k * n + i) * D + d] = r.C[k * D + d];
     });
     const out = await this.second.run({ x: new Tensor('float32', [n, D], x), [this.cot1]: eye, [this.cot2]: new Tensor('float32', [K, n, D], C) });
-    return { score, grad: Float64Array.from(out[this.gradOut].data as Float32Array) };
+    const grad = Float64Array.from(out[this.gradOut].data as Float32Array);
+    const gradFull = Float64Array.from(grad);
+    Js.forEach((J, i) => {
+      for (let d = 0; d < D; d++) for (let k = 0; k < K; k++) gradFull[i * D + d] -= J[k * D + d] * z[i * K + k];
+    });
+    return { score, grad, gradFull };
   }
 
   /** Largest |autodiff - central difference| over the points and coordinates, relative to the largest gradient entry. */
@@ -210,7 +221,7 @@ export interface LangevinConfig extends DataConfig, EncoderConfig, TrainConfig {
 }
 
 export function defaultLangevinConfig(): LangevinConfig {
-  return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, seed: 7, samples: 5000, chains: 1000, langevinSteps: 300, stepSize: 0.002, initScale: 1, grid: 60 };
+  return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, seed: 7, samples: 5000, chains: 1000, langevinSteps: 1500, stepSize: 0.003, initScale: 2, grid: 60 };
 }
 
 export function checkLangevinConfig(c: LangevinConfig, where = 'langevin'): void {
@@ -222,12 +233,19 @@ export function checkLangevinConfig(c: LangevinConfig, where = 'langevin'): void
 }
 
 export interface LangevinResult {
+  /** Langevin on exp(JEPA-SCORE) vs a fresh true sample */
   energy_distance: number;
+  /** the starting noise vs the same fresh sample */
   baseline_energy_distance: number;
+  /** Langevin on exp(JEPA-SCORE + log N(f(x); 0, I)), the full change of variables */
+  full_energy_distance: number;
   /** the same sampler driven by the true grad log p: what the sampler alone achieves */
   oracle_energy_distance: number;
+  /** a sample of the Gaussian with the mixture's exact mean and covariance: a stricter reference than the start */
+  gaussian_fit_energy_distance: number;
   mmd2: number;
   baseline_mmd2: number;
+  full_mmd2: number;
   oracle_mmd2: number;
   mmd_bandwidth: number;
   gradient_check: { points: number; h: number; max_abs_error: number; max_gradient: number; relative_error: number };
@@ -238,6 +256,24 @@ export interface LangevinResult {
   clipped_drifts: number;
   train_seconds: number;
   sample_seconds: number;
+}
+
+function gaussianFitSample(gmm: GaussianMixture, n: number, rng: Rng): Float64Array {
+  const { mean, cov } = gmm.moments();
+  const D = gmm.dim;
+  const L = cholesky(cov, D);
+  if (!L) throw new Error('langevin: the mixture covariance is not positive definite');
+  const out = new Float64Array(n * D);
+  const e = new Float64Array(D);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < D; d++) e[d] = rng.normal();
+    for (let r = 0; r < D; r++) {
+      let v = mean[r];
+      for (let k = 0; k <= r; k++) v += L[r * D + k] * e[k];
+      out[i * D + r] = v;
+    }
+  }
+  return out;
 }
 
 function gaussianStart(n: number, mean: ArrayLike<number>, std: number, rng: Rng): Float64Array {
@@ -270,15 +306,20 @@ export async function runLangevin(cfg: LangevinConfig, outDir: string, log: (msg
   const t0 = performance.now();
   const model = await langevin(start, D, async (x) => (await sg.evaluate(Float32Array.from(x))).grad, opts, stepRng(cfg.seed, 0, 32));
   const sampleSeconds = (performance.now() - t0) / 1000;
+  const full = await langevin(start, D, async (x) => (await sg.evaluate(Float32Array.from(x))).gradFull, opts, stepRng(cfg.seed, 0, 32));
   const oracle = await langevin(start, D, async (x) => data.gmm.gradLogProb(x), opts, stepRng(cfg.seed, 0, 32));
   await sg.release();
   log(`${cfg.langevinSteps} Langevin steps of ${cfg.chains} chains in ${sampleSeconds.toFixed(1)} s (drift clipped ${model.clipped} times)`);
 
   const fresh = data.gmm.sample(cfg.chains, stepRng(cfg.seed, 0, 33)).x;
   const ed = energyDistance(model.x, fresh, D);
+  const edFull = energyDistance(full.x, fresh, D);
   const edBase = energyDistance(start, fresh, D);
   const edOracle = energyDistance(oracle.x, fresh, D);
+  const gaussian = gaussianFitSample(data.gmm, cfg.chains, stepRng(cfg.seed, 0, 34));
+  const edGaussian = energyDistance(gaussian, fresh, D);
   const m = mmd2(model.x, fresh, D);
+  const mFull = mmd2(full.x, fresh, D, m.bandwidth);
   const mBase = mmd2(start, fresh, D, m.bandwidth);
   const mOracle = mmd2(oracle.x, fresh, D, m.bandwidth);
 
@@ -288,14 +329,18 @@ export async function runLangevin(cfg: LangevinConfig, outDir: string, log: (msg
   const hi = [0, 1].map((d) => mean[d] + 3 * scale);
   const grid = densityGrid(data.gmm, lo, hi, cfg.grid);
   const gridScores = await scorer.scores(grid.points);
+  const pictures = { score: gridScores.score, full: gridScores.full, samples: model.x, fullSamples: full.x, truth: fresh };
   await scorer.release();
 
   const result: LangevinResult = {
     energy_distance: ed,
     baseline_energy_distance: edBase,
+    full_energy_distance: edFull,
     oracle_energy_distance: edOracle,
+    gaussian_fit_energy_distance: edGaussian,
     mmd2: m.mmd2,
     baseline_mmd2: mBase.mmd2,
+    full_mmd2: mFull.mmd2,
     oracle_mmd2: mOracle.mmd2,
     mmd_bandwidth: m.bandwidth,
     gradient_check: { points: checkPoints, h, max_abs_error: gc.maxAbsError, max_gradient: gc.maxGrad, relative_error: gc.relError },
@@ -310,7 +355,7 @@ export async function runLangevin(cfg: LangevinConfig, outDir: string, log: (msg
   const { threads: _t, ...config } = cfg;
   const files = [join(outDir, 'results.json')];
   await writeFile(files[0], JSON.stringify({ ...result, config }, null, 2) + '\n');
-  const plot = await renderSpec(langevinSpec(grid, gridScores.score, model.x, lo, hi, result));
+  const plot = await renderSpec(langevinSpec(grid, pictures, lo, hi, result));
   files.push(...(await writePlot(plot, outDir, 'langevin')));
   return { result, files };
 }
@@ -352,37 +397,60 @@ function densityRows(grid: Grid, logq: Float64Array): { x: number; x2: number; y
   });
 }
 
-function langevinSpec(grid: Grid, scores: Float64Array, samples: Float64Array, lo: number[], hi: number[], r: LangevinResult): TopLevelSpec {
-  const size = 250;
+interface Pictures {
+  score: Float64Array;
+  full: Float64Array;
+  samples: Float64Array;
+  fullSamples: Float64Array;
+  truth: Float64Array;
+}
+
+function langevinSpec(grid: Grid, p: Pictures, lo: number[], hi: number[], r: LangevinResult): TopLevelSpec {
+  const size = 230;
   const xs = { field: 'x', type: 'quantitative' as const, scale: { domain: [lo[0], hi[0]] }, title: 'x1' };
   const ys = { field: 'y', type: 'quantitative' as const, scale: { domain: [lo[1], hi[1]] }, title: 'x2' };
-  const heat = (rows: object[], title: string) => ({
-    title,
-    width: size,
-    height: size,
+  const heat = (rows: object[], title: string, scheme = 'viridis') => ({
     data: { values: rows },
     mark: { type: 'rect' as const },
-    encoding: { x: xs, x2: { field: 'x2' }, y: ys, y2: { field: 'y2' }, color: { field: 'v', type: 'quantitative' as const, scale: { scheme: 'viridis' }, legend: null } },
+    encoding: { x: xs, x2: { field: 'x2' }, y: ys, y2: { field: 'y2' }, color: { field: 'v', type: 'quantitative' as const, scale: { scheme }, legend: null } },
+    ...(title ? { title } : {}),
   });
-  const pts: { x: number; y: number }[] = [];
-  for (let i = 0; i < samples.length / 2; i++) {
-    const x = samples[i * 2];
-    const y = samples[i * 2 + 1];
-    if (x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1]) pts.push({ x, y });
-  }
+  const inside = (a: Float64Array) => {
+    const pts: { x: number; y: number }[] = [];
+    for (let i = 0; i < a.length / 2; i++) {
+      const x = a[i * 2];
+      const y = a[i * 2 + 1];
+      if (x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1]) pts.push({ x, y });
+    }
+    return pts;
+  };
   const trueRows = densityRows(grid, grid.logp);
+  const panel = (title: string, layer: object[]) => ({ title, width: size, height: size, layer });
+  const scatter = (a: Float64Array, title: string, color: string) => {
+    const pts = inside(a);
+    return panel(`${title} (${pts.length} in view)`, [heat(trueRows, '', 'greys'), { data: { values: pts }, mark: { type: 'circle', size: 5, opacity: 0.6, color }, encoding: { x: xs, y: ys } }]);
+  };
   return {
-    title: { text: 'Langevin sampling from exp(JEPA-SCORE)', subtitle: `energy distance to a fresh true sample: ${r.energy_distance.toFixed(3)} (starting noise: ${r.baseline_energy_distance.toFixed(3)}, true-score sampler: ${r.oracle_energy_distance.toFixed(3)})` },
-    hconcat: [
-      heat(trueRows, 'true density p(x)'),
-      heat(densityRows(grid, scores), 'exp(JEPA-SCORE), normalised on the grid'),
+    title: {
+      text: 'Langevin sampling from exp(JEPA-SCORE) on a 2-D Gaussian mixture (densities normalised on the grid)',
+      subtitle: [
+        `energy distance to a fresh true sample: exp(JEPA-SCORE) ${r.energy_distance.toFixed(3)}, exp(JEPA-SCORE + log N(f(x))) ${r.full_energy_distance.toFixed(3)},`,
+        `starting noise ${r.baseline_energy_distance.toFixed(3)}, the same sampler with the true score ${r.oracle_energy_distance.toFixed(3)}, the best-fitting Gaussian ${r.gaussian_fit_energy_distance.toFixed(3)}`,
+      ],
+    },
+    vconcat: [
       {
-        title: `${pts.length} Langevin samples`,
-        width: size,
-        height: size,
-        layer: [
-          { data: { values: trueRows }, mark: { type: 'rect' }, encoding: { x: xs, x2: { field: 'x2' }, y: ys, y2: { field: 'y2' }, color: { field: 'v', type: 'quantitative', scale: { scheme: 'greys' }, legend: null } } },
-          { data: { values: pts }, mark: { type: 'circle', size: 6, opacity: 0.6, color: '#e45756' }, encoding: { x: xs, y: ys } },
+        hconcat: [
+          panel('true density p(x)', [heat(trueRows, '')]),
+          panel('exp(JEPA-SCORE)', [heat(densityRows(grid, p.score), '')]),
+          panel('exp(JEPA-SCORE) N(f(x); 0, I)', [heat(densityRows(grid, p.full), '')]),
+        ],
+      },
+      {
+        hconcat: [
+          scatter(p.truth, 'true sample', '#4c78a8'),
+          scatter(p.samples, 'Langevin, JEPA-SCORE', '#e45756'),
+          scatter(p.fullSamples, 'Langevin, full variant', '#f58518'),
         ],
       },
     ],
