@@ -1,6 +1,10 @@
-// npm run bench: JEPA-SCORE of a DINOv2 ViT-S/14 at 224 px with random weights, jepa-score vs the paper's
-// PyTorch listing (when Debian's python3-torch is there), on the same weights and the same input.
-// Options: --layers N --size PX --runs N --chunks 16,32,64 --threads N --no-torch --out FILE
+// npm run bench: JEPA-SCORE of a DINOv2 ViT-S/14 with random weights, jepa-score against the paper's
+// PyTorch listing (when /usr/bin/python3 has torch: Debian's python3-torch), same weights, same input.
+//  1. agreement: 2 blocks at 112 px, the whole listing on both sides: scores and seconds per image.
+//  2. speed: 12 blocks at 224 px: ms per Jacobian row and s per image for each --chunks value; the listing
+//     is too slow to run whole there, so its parts are timed (forward, --torch-rows rows, svdvals) and
+//     one image is projected as forward + K rows + svdvals.
+// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --out FILE
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -15,101 +19,123 @@ import { JepaScorer } from '../src/score/jepa.js';
 
 const { values: args } = parseArgs({
   options: {
-    layers: { type: 'string', default: '12' },
-    size: { type: 'string', default: '224' },
     runs: { type: 'string', default: '3' },
-    chunks: { type: 'string', default: '32' },
+    chunks: { type: 'string', default: '16,32' },
     threads: { type: 'string' },
+    'torch-rows': { type: 'string', default: '8' },
     'no-torch': { type: 'boolean', default: false },
     out: { type: 'string', default: 'out/bench.json' },
   },
 });
-const layers = Number(args.layers);
-const size = Number(args.size);
 const runs = Number(args.runs);
 const threads = args.threads ? Number(args.threads) : cpus().length;
 const chunks = args.chunks!.split(',').map(Number);
-
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const hasTorch = !args['no-torch'] && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
-// Random DINOv2 ViT-S/14 weights, written as a Hugging Face folder that both sides read.
-const dir = join('out', `bench-vits14-L${layers}`);
-mkdirSync(dir, { recursive: true });
-const cfg = vitConfig({ numLayers: layers });
-const rng = new Rng(0);
-const canon = randomVitWeights(cfg, rng);
-const hf = new Map<string, Tensor>();
-const C = cfg.hiddenSize;
-for (const [name, t] of canon) {
-  let n = name
-    .replace(/^patch\./, 'embeddings.patch_embeddings.projection.')
-    .replace(/^norm\./, 'layernorm.')
-    .replace(/^layers\.(\d+)\./, 'encoder.layer.$1.')
-    .replace(/\.(q|k|v)\./, (_, x: string) => `.attention.attention.${{ q: 'query', k: 'key', v: 'value' }[x]}.`)
-    .replace(/\.proj\./, '.attention.output.dense.')
-    .replace(/\.ls(\d)$/, '.layer_scale$1.lambda1')
-    .replace(/\.(fc\d)\./, '.mlp.$1.');
-  let dims = t.dims;
-  if (name === 'cls') [n, dims] = ['embeddings.cls_token', [1, 1, C]];
-  if (name === 'pos') [n, dims] = ['embeddings.position_embeddings', [1, ...t.dims]];
-  hf.set(n, new Tensor('float32', dims, t.data));
+/** Random DINOv2 ViT-S/14 weights written as a Hugging Face folder (both sides read it), and an input. */
+function writeModel(layers: number, size: number): { dir: string; x: Float32Array } {
+  const dir = join('out', `bench-vits14-L${layers}-${size}`);
+  mkdirSync(dir, { recursive: true });
+  const cfg = vitConfig({ numLayers: layers });
+  const C = cfg.hiddenSize;
+  const hf = new Map<string, Tensor>();
+  for (const [name, t] of randomVitWeights(cfg, new Rng(0))) {
+    let n = name
+      .replace(/^patch\./, 'embeddings.patch_embeddings.projection.')
+      .replace(/^norm\./, 'layernorm.')
+      .replace(/^layers\.(\d+)\./, 'encoder.layer.$1.')
+      .replace(/\.(q|k|v)\./, (_, x: string) => `.attention.attention.${{ q: 'query', k: 'key', v: 'value' }[x]}.`)
+      .replace(/\.proj\./, '.attention.output.dense.')
+      .replace(/\.ls(\d)$/, '.layer_scale$1.lambda1')
+      .replace(/\.(fc\d)\./, '.mlp.$1.');
+    let dims = t.dims;
+    if (name === 'cls') [n, dims] = ['embeddings.cls_token', [1, 1, C]];
+    if (name === 'pos') [n, dims] = ['embeddings.position_embeddings', [1, ...t.dims]];
+    hf.set(n, new Tensor('float32', dims, t.data));
+  }
+  hf.set('embeddings.mask_token', Tensor.f32([1, C]));
+  writeSafetensors(join(dir, 'model.safetensors'), hf);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'dinov2', hidden_size: C, num_hidden_layers: layers, num_attention_heads: cfg.numHeads, mlp_ratio: 4, patch_size: 14, image_size: size, layer_norm_eps: 1e-6, hidden_act: 'gelu', qkv_bias: true, layerscale_value: 1, use_swiglu_ffn: false }),
+  );
+  const x = new Rng(1).normals(3 * size * size) as Float32Array;
+  writeSafetensors(join(dir, 'pixel_values.safetensors'), { pixel_values: new Tensor('float32', [1, 3, size, size], x) });
+  return { dir, x };
 }
-hf.set('embeddings.mask_token', Tensor.f32([1, C]));
-writeSafetensors(join(dir, 'model.safetensors'), hf);
-writeFileSync(
-  join(dir, 'config.json'),
-  JSON.stringify({ model_type: 'dinov2', hidden_size: C, num_hidden_layers: layers, num_attention_heads: cfg.numHeads, mlp_ratio: 4, patch_size: 14, image_size: 224, layer_norm_eps: 1e-6, hidden_act: 'gelu', qkv_bias: true, layerscale_value: 1, use_swiglu_ffn: false }),
-);
-const x = (new Rng(1).normals(3 * size * size) as Float32Array);
-writeSafetensors(join(dir, 'pixel_values.safetensors'), { pixel_values: new Tensor('float32', [1, 3, size, size], x) });
 
-const enc = loadHfEncoder(dir, { height: size, width: size });
-const K = enc.embeddingDim;
-console.log(`ViT-S/14, ${layers} blocks, ${size} px: K = ${K}, D = ${3 * size * size}, ${threads} threads, ${runs} timed runs after one warm-up`);
-
-const ours: Record<string, unknown>[] = [];
-let ourScore = NaN;
-for (const chunk of chunks) {
+async function ours(dir: string, x: Float32Array, size: number, chunk: number) {
+  const enc = loadHfEncoder(dir, { height: size, width: size });
+  const K = enc.embeddingDim;
   const scorer = await JepaScorer.create(enc, { chunk, threads });
   await scorer.score(x); // warm-up
   const jac: number[] = [];
   const total: number[] = [];
+  let score = NaN;
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
-    const { J } = await scorer.jacobian(x);
+    await scorer.jacobian(x);
     const t1 = performance.now();
-    const res = await scorer.score(x);
-    const t2 = performance.now();
+    score = (await scorer.score(x)).score;
     jac.push(t1 - t0);
-    total.push(t2 - t1);
-    ourScore = res.score;
-    void J;
+    total.push(performance.now() - t1);
   }
   await scorer.release();
-  const row = { chunk, ms_per_row: median(jac) / K, s_jacobian: median(jac) / 1000, s_per_image: median(total) / 1000 };
-  ours.push(row);
-  console.log(`jepa-score  chunk ${String(chunk).padStart(3)}: ${row.ms_per_row.toFixed(1)} ms per Jacobian row, ${row.s_per_image.toFixed(2)} s per image (score ${ourScore.toFixed(4)})`);
+  return { chunk, K, ms_per_row: median(jac) / K, s_per_image: median(total) / 1000, score };
 }
 
-let torch: Record<string, unknown> | undefined;
-const hasTorch = !args['no-torch'] && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-if (hasTorch) {
-  const r = spawnSync('/usr/bin/python3', ['bench/torch_listing.py', dir, join(dir, 'pixel_values.safetensors'), String(runs + 1)], {
+function torch(dir: string, rows = 0): Record<string, any> | undefined {
+  const r = spawnSync('/usr/bin/python3', ['bench/torch_listing.py', dir, join(dir, 'pixel_values.safetensors'), String(rows ? 1 : runs), String(rows)], {
     encoding: 'utf8',
     env: { ...process.env, JEPA_THREADS: String(threads) },
     maxBuffer: 1 << 26,
   });
-  if (r.status !== 0) console.log(`PyTorch listing failed: ${r.stderr.slice(-500)}`);
-  else {
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    const secs = median(res.seconds.slice(1));
-    const best = Math.min(...ours.map((o) => o.s_per_image as number));
-    torch = { s_per_image: secs, ms_per_row: (secs * 1000) / K, score: res.score, version: res.torch, threads: res.threads, speedup: secs / best };
-    console.log(`PyTorch ${res.torch} listing: ${secs.toFixed(2)} s per image (score ${res.score.toFixed(4)}; |difference| ${Math.abs(res.score - ourScore).toExponential(2)})`);
-    console.log(`jepa-score is ${(secs / best).toFixed(2)}x the speed of the listing`);
+  if (r.status !== 0) {
+    console.log(`PyTorch listing failed: ${r.stderr.slice(-500)}`);
+    return undefined;
   }
-} else console.log('PyTorch listing skipped (no /usr/bin/python3 with torch; apt-get install python3-torch)');
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+const result: Record<string, unknown> = { date: new Date().toISOString(), threads, runs };
+console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
+
+// 1. agreement on a small ViT
+{
+  const { dir, x } = writeModel(2, 112);
+  const o = await ours(dir, x, 112, 32);
+  console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);
+  const t = hasTorch ? torch(dir) : undefined;
+  if (t) {
+    const secs = median(t.seconds);
+    console.log(`[agreement] PyTorch ${t.torch} listing: ${secs.toFixed(2)} s/image, score ${t.score.toFixed(5)}; |difference| ${Math.abs(t.score - o.score).toExponential(2)}; jepa-score ${(secs / o.s_per_image).toFixed(1)}x faster`);
+  }
+  result.agreement = { layers: 2, size: 112, ours: o, torch: t && { s_per_image: median(t.seconds), score: t.score, version: t.torch } };
+}
+
+// 2. speed on ViT-S/14 at 224 px
+{
+  const { dir, x } = writeModel(12, 224);
+  const rows: Record<string, unknown>[] = [];
+  for (const chunk of chunks) {
+    const o = await ours(dir, x, 224, chunk);
+    rows.push(o);
+    console.log(`[speed] ViT-S/14, 12 blocks, 224 px: jepa-score chunk ${String(chunk).padStart(3)}: ${o.ms_per_row.toFixed(1)} ms per Jacobian row, ${o.s_per_image.toFixed(1)} s per image`);
+  }
+  const best = Math.min(...rows.map((r) => r.s_per_image as number));
+  let t: Record<string, any> | undefined;
+  if (hasTorch) {
+    t = torch(dir, Number(args['torch-rows']));
+    if (t) {
+      const row = median(t.row_seconds);
+      console.log(`[speed] PyTorch ${t.torch} listing: ${(row * 1000).toFixed(0)} ms per Jacobian row (median of ${t.row_seconds.length}), forward ${t.forward_seconds.toFixed(2)} s, svdvals ${t.svd_seconds.toFixed(1)} s: ${t.projected_seconds.toFixed(0)} s per image (projected)`);
+      console.log(`[speed] jepa-score is ${(t.projected_seconds / best).toFixed(1)}x faster per image`);
+    }
+  } else console.log('PyTorch listing skipped (needs /usr/bin/python3 with torch: apt-get install python3-torch)');
+  result.speed = { layers: 12, size: 224, ours: rows, torch: t && { ...t, speedup: t.projected_seconds / best } };
+}
 
 mkdirSync('out', { recursive: true });
-writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), layers, size, K, threads, runs, ours, torch }, null, 2));
+writeFileSync(args.out!, JSON.stringify(result, null, 2));
 console.log(`wrote ${args.out}`);

@@ -91,16 +91,37 @@ def jepa_score(model, x, eps=1e-6):
 
 def main():
     folder, inputs, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rows = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     torch.set_num_threads(int(os.environ.get("JEPA_THREADS", os.cpu_count())))
     cfg = json.load(open(os.path.join(folder, "config.json")))
     model = Dinov2(cfg, read_safetensors(os.path.join(folder, "model.safetensors"))).eval()
-    x = read_safetensors(inputs)["pixel_values"]
+    x = read_safetensors(inputs)["pixel_values"][:1]
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": torch.__config__.show().count("BLAS_INFO=generic") and "generic (whatever libblas.so.3 points to)"}
+    if rows:
+        # Too slow to run whole: time the listing's parts and project one image = forward + K rows + svdvals.
+        xr = x.clone().requires_grad_(True)
+        t = time.perf_counter()
+        z = model(xr)
+        fwd = time.perf_counter() - t
+        secs = []
+        for k in range(rows + 1):
+            t = time.perf_counter()
+            torch.autograd.grad(z[0, k], xr, retain_graph=True)
+            secs.append(time.perf_counter() - t)
+        secs = sorted(secs[1:])
+        row = secs[len(secs) // 2]
+        J = torch.randn(z.shape[1], xr.numel())
+        t = time.perf_counter()
+        torch.linalg.svdvals(J)
+        svd = time.perf_counter() - t
+        print(json.dumps({**info, "forward_seconds": fwd, "row_seconds": secs, "svd_seconds": svd, "projected_seconds": fwd + z.shape[1] * row + svd}))
+        return
     secs, score, z = [], None, None
     for r in range(runs):
         t = time.perf_counter()
-        score, z = jepa_score(model, x[:1])
+        score, z = jepa_score(model, x)
         secs.append(time.perf_counter() - t)
-    print(json.dumps({"seconds": secs, "score": float(score), "embedding": z[0].detach().tolist(), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({**info, "seconds": secs, "score": float(score), "embedding": z[0].detach().tolist()}))
 
 
 if __name__ == "__main__":
