@@ -101,3 +101,21 @@ test('digits encoder loads from a folder and reports bad files by name', () => {
   assert.throws(() => loadDigitsEncoder(dir), /config\.json: not valid JSON/);
   assert.throws(() => loadDigitsEncoder(join(dir, 'nothing')), /nothing[/\\]config\.json: file not found/);
 });
+
+test('the built-in mnist-jepa loads and its embeddings classify held-out digits', async () => {
+  const { builtinModelDir, loadBuiltinModel } = await import('../src/models/builtin.js');
+  const { loadDataset } = await import('../src/data/datasets.js');
+  const { embedImages, knnAccuracy } = await import('../src/train/digits.js');
+  const { readFileSync } = await import('node:fs');
+  const enc = loadBuiltinModel('mnist-jepa');
+  assert.equal(enc.embeddingDim, 64);
+  const metrics = JSON.parse(readFileSync(join(builtinModelDir('mnist-jepa'), 'metrics.json'), 'utf8'));
+  assert.ok(metrics.knn_accuracy >= 0.95, `recorded kNN accuracy ${metrics.knn_accuracy}`);
+  // a smaller check than the recorded one (2000 train instead of 12000), on the shipped weights
+  const train = await loadDataset('mnist-train', { limit: 2000 });
+  const test = await loadDataset('mnist', { limit: 500 });
+  const zt = await embedImages(enc.config, enc.graph.initializers, train.images, 1);
+  const ze = await embedImages(enc.config, enc.graph.initializers, test.images, 1);
+  const acc = knnAccuracy(zt, train.labels!, ze, test.labels!, 10);
+  assert.ok(acc >= 0.9, `kNN accuracy ${acc}`);
+});

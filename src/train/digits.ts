@@ -63,7 +63,7 @@ export interface DigitsTrainResult {
 }
 
 export const TRAIN_DEFAULTS = {
-  steps: 3000,
+  steps: 6000,
   batch: 128,
   views: 2,
   lr: 2e-3,
@@ -251,6 +251,12 @@ export function linearProbeAccuracy(
   return correct / test.length;
 }
 
+/** The loss of the last step in a training log. */
+function lastLoss(logPath: string): number | null {
+  const rows = readJsonl<{ loss?: number }>(logPath).records.filter((r) => typeof r.loss === 'number');
+  return rows.length ? rows[rows.length - 1].loss! : null;
+}
+
 /** Trains (or resumes) and writes the model folder. */
 export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrainResult> {
   const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DigitsTrainOptions>;
@@ -364,7 +370,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     const metrics = {
       steps: trainer.step,
       seconds_this_run: Math.round(seconds),
-      final_loss: losses.length ? losses[losses.length - 1] : null,
+      final_loss: lastLoss(logPath),
       knn_accuracy: knn ?? null,
       linear_probe_accuracy: linear ?? null,
       knn: { k: 10, metric: 'cosine', train: o.trainSet, train_images: train.images.length, test: o.evalSet, test_images: evalData?.test.images.length ?? null },
