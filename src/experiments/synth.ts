@@ -383,7 +383,7 @@ export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: stri
     for (const samples of cfg.samples) {
       log(`D=${dim} n=${samples}: training`);
       const c = await runCell(dim, samples, cfg, log);
-      log(`D=${dim} n=${samples}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
+      log(`D=${dim} n=${samples}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
       cells.push(c);
     }
   const { dims, samples, seed, threads: _threads, ...rest } = cfg;
