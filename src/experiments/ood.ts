@@ -161,7 +161,7 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
         if (path) rec.path = relative(opts.outDir, path);
         const cls = className(ds, i);
         if (cls !== undefined) rec.class = cls;
-        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: r.embedding.length });
+        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: r.embedding.length, log_density_embedding: r.logDensityEmbedding });
         out.write(rec);
         if (index % 100 === 0 || index === total) log(`scored ${index}/${total} images`);
       }
