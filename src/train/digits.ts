@@ -262,6 +262,9 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DigitsTrainOptions>;
   const log = opts.log ?? (() => {});
   const cfg = opts.config ?? defaultDigitsConfig();
+  log(`loading ${o.trainSet}`);
+  const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: cfg.image_size });
+  if (train.channels !== cfg.num_channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${cfg.num_channels}`);
   mkdirSync(o.out, { recursive: true });
   const ckPath = join(o.out, 'checkpoint.safetensors');
   const logPath = join(o.out, 'train-log.jsonl');
@@ -275,15 +278,17 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     for (const p of [ckPath, logPath, settingsPath]) rmSync(p, { force: true });
   } else if (existsSync(ckPath) && existsSync(settingsPath)) {
     // a resumed run must use the settings of the run it continues (the step count may grow)
-    const old = JSON.parse(readFileSync(settingsPath, 'utf8'));
+    let old: Record<string, unknown>;
+    try {
+      old = JSON.parse(readFileSync(settingsPath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${settingsPath}: not valid JSON (${(e as Error).message})`);
+    }
     const differ = Object.keys(settings).filter((k) => k !== 'steps' && JSON.stringify(old[k]) !== JSON.stringify((settings as Record<string, unknown>)[k]));
     if (differ.length) throw new Error(`${ckPath}: was trained with other settings (${differ.join(', ')}); pass the same ones or start afresh`);
   }
   writeFileSync(settingsPath, JSON.stringify(settings, null, 2) + '\n');
 
-  log(`loading ${o.trainSet}`);
-  const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: cfg.image_size });
-  if (train.channels !== cfg.num_channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${cfg.num_channels}`);
   const init = initDigitsWeights(cfg, new Rng(o.seed));
   const batch = Math.min(o.batch, train.images.length);
   const lg = lejepaGraph(cfg, init, o.views, batch, o.lambda, o.directions);
