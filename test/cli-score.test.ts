@@ -104,3 +104,20 @@ test('bad input is one clear line, not a stack trace', () => {
   assert.equal(m.code, 1);
   assert.match(m.stderr, /nope/);
 });
+
+test('score takes the built-in model by name and a digits model folder (as train writes it) alike', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-digits-'));
+  const px = Buffer.alloc(28 * 28);
+  for (let i = 0; i < px.length; i++) px[i] = i % 28 > 10 && i % 28 < 16 ? 255 : 0;
+  mkdirSync(join(dir, 'imgs'));
+  await sharp(px, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, 'imgs', 'one.png'));
+  const a = cli('score', '--model', 'mnist-jepa', join(dir, 'imgs'), '--out', join(dir, 'a.jsonl'));
+  const b = cli('score', '--model', join(ROOT, 'assets/models/mnist-jepa'), join(dir, 'imgs'), '--out', join(dir, 'b.jsonl'));
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const [ra] = lines(join(dir, 'a.jsonl'));
+  const [rb] = lines(join(dir, 'b.jsonl'));
+  assert.equal(ra.embedding_dim, 64);
+  assert.ok(Number.isFinite(ra.score));
+  assert.equal(ra.score, rb.score);
+});

@@ -6,6 +6,7 @@ import { loadImage } from '../data/images.js';
 import { preprocessConfigFor, PreprocessConfig } from '../data/preprocess.js';
 import { Rng } from '../data/random.js';
 import { isBuiltinModel, loadBuiltinModel, builtinModels } from '../models/builtin.js';
+import { isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
 import { loadEncoder, Pool } from '../models/encoder.js';
 import { Encoder } from '../score/jepa.js';
 import { UserError } from './errors.js';
@@ -32,8 +33,9 @@ const POOLS = ['cls', 'mean', 'projected'];
 
 export async function resolveModel(spec: string, opts: ModelOptions = {}): Promise<ResolvedModel> {
   if (opts.pool !== undefined && !POOLS.includes(opts.pool)) throw new UserError(`--pool must be one of ${POOLS.join(', ')}, got '${opts.pool}'`);
-  if (isBuiltinModel(spec)) {
-    const enc = loadBuiltinModel(spec);
+  const digits = isBuiltinModel(spec) || isDigitsFolder(spec);
+  if (digits) {
+    const enc = isBuiltinModel(spec) ? loadBuiltinModel(spec) : loadDigitsEncoder(spec);
     const [, c, h, w] = enc.inputShape;
     if ((opts.height && opts.height !== h) || (opts.width && opts.width !== w)) throw new UserError(`model ${spec} takes ${h}x${w} inputs, got ${opts.height}x${opts.width}`);
     if (opts.channels && opts.channels !== c) throw new UserError(`model ${spec} takes ${c}-channel inputs, got ${opts.channels}`);

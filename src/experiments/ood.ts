@@ -9,7 +9,7 @@ import { JsonlWriter } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { Tensor } from '../graph/tensor.js';
 import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
-import { buildDigitsEncoder, DigitsEncoder, loadDigitsEncoder } from '../models/digits.js';
+import { buildDigitsEncoder, DigitsEncoder, isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
 import { EncoderGraph, loadEncoder } from '../models/encoder.js';
 import { Session } from '../runtime/session.js';
 import { Encoder, JepaScorer } from '../score/jepa.js';
@@ -268,16 +268,6 @@ export function digitsOodModel(name: string, enc: DigitsEncoder, threads?: numbe
 }
 
 /** Whether a folder holds a digits model (config.json with model_type "digits-cnn"). */
-function isDigitsFolder(dir: string): boolean {
-  const cfg = join(dir, 'config.json');
-  if (!existsSync(dir) || !statSync(dir).isDirectory() || !existsSync(cfg)) return false;
-  try {
-    return JSON.parse(readFileSync(cfg, 'utf8'))?.model_type === 'digits-cnn';
-  } catch {
-    return false;
-  }
-}
-
 /** A built-in model name, a digits model folder, a Hugging Face folder or an .onnx encoder, ready for runOod. */
 export async function loadOodModel(spec: string, threads?: number): Promise<OodModel> {
   if (isBuiltinModel(spec)) return digitsOodModel(spec, loadBuiltinModel(spec), threads);

@@ -1,6 +1,6 @@
 // A small CNN encoder for 1x28x28 digits: strided convolutions (by default patchifying: stride = kernel),
 // then an MLP to a K-dim embedding. The input normalisation is part of the graph, so it takes pixels in [0, 1].
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, Value } from '../graph/builder.js';
 import { Dim, Graph } from '../graph/graph.js';
@@ -220,4 +220,15 @@ export function loadDigitsWeights(dir: string): { config: DigitsConfig; weights:
 export function loadDigitsEncoder(dir: string, opts: BuildOptions = {}): DigitsEncoder {
   const { config, weights } = loadDigitsWeights(dir);
   return buildDigitsEncoder(config, weights, opts);
+}
+
+/** Whether `dir` is a digits model folder (its config.json says model_type digits-cnn). */
+export function isDigitsFolder(dir: string): boolean {
+  const cfg = join(dir, 'config.json');
+  if (!existsSync(dir) || !statSync(dir).isDirectory() || !existsSync(cfg)) return false;
+  try {
+    return JSON.parse(readFileSync(cfg, 'utf8'))?.model_type === 'digits-cnn';
+  } catch {
+    return false;
+  }
 }
