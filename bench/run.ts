@@ -4,7 +4,7 @@
 //  2. speed: 12 blocks at 224 px: ms per Jacobian row and s per image for each --chunks value; the listing
 //     is too slow to run whole there, so its parts are timed (forward, --torch-rows rows, svdvals) and
 //     one image is projected as forward + K rows + svdvals.
-// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --out FILE
+// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed --out FILE
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     'torch-rows': { type: 'string', default: '8' },
     'no-torch': { type: 'boolean', default: false },
+    only: { type: 'string' },
     out: { type: 'string', default: 'out/bench.json' },
   },
 });
@@ -37,7 +38,7 @@ const hasTorch = !args['no-torch'] && spawnSync('/usr/bin/python3', ['-c', 'impo
 function writeModel(layers: number, size: number): { dir: string; x: Float32Array } {
   const dir = join('out', `bench-vits14-L${layers}-${size}`);
   mkdirSync(dir, { recursive: true });
-  const cfg = vitConfig({ numLayers: layers });
+  const cfg = vitConfig({ numLayers: layers, imageSize: [size, size] });
   const C = cfg.hiddenSize;
   const hf = new Map<string, Tensor>();
   for (const [name, t] of randomVitWeights(cfg, new Rng(0))) {
@@ -102,7 +103,7 @@ const result: Record<string, unknown> = { date: new Date().toISOString(), thread
 console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 
 // 1. agreement on a small ViT
-{
+if (args.only !== 'speed') {
   const { dir, x } = writeModel(2, 112);
   const o = await ours(dir, x, 112, 32);
   console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);
@@ -115,7 +116,7 @@ console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 }
 
 // 2. speed on ViT-S/14 at 224 px
-{
+if (args.only !== 'agreement') {
   const { dir, x } = writeModel(12, 224);
   const rows: Record<string, unknown>[] = [];
   for (const chunk of chunks) {
