@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { loadOnnx } from '../src/graph/onnx.js';
-import { JepaScorer } from '../src/score/jepa.js';
+import { jacobian, JepaScorer } from '../src/score/jepa.js';
 
 const FIX = new URL('./fixtures/', import.meta.url).pathname;
 
@@ -35,6 +35,9 @@ test('dinov2-tiny ONNX: embeddings, the Jacobian and JEPA-SCOREs match the float
       if (b === 0) {
         const jerr = maxAbs(J, exp.get('jacobian_0')!.data as Float32Array);
         assert.ok(jerr < 1e-4, `Jacobian max abs error ${jerr}`);
+        // the standalone function, with another chunk size (the last chunk is short), gives the same rows
+        const again = await jacobian({ graph: g, input: g.inputs[0].name, output: g.outputs[0].name, inputShape: [1, C, H, W], embeddingDim: K }, x, { chunk: 7 });
+        assert.ok(maxAbs(again.J, J) < 1e-6);
       }
       const r = await scorer.score(x);
       assert.ok(Math.abs(r.score - scores[b]) < 5e-3, `image ${b}: score ${r.score} vs ${scores[b]}`);

@@ -139,3 +139,13 @@ export async function jepaScore(enc: Encoder, xs: Float32Array[], opts: ScoreOpt
     await s.release();
   }
 }
+
+/** The embedding and the full Jacobian J (K x D, row-major float32) of one input, `chunk` rows per onnxruntime run. */
+export async function jacobian(enc: Encoder, x: Float32Array, opts: { chunk?: number; threads?: number } = {}): Promise<{ embedding: Float32Array; J: Float32Array }> {
+  const s = await JepaScorer.create(enc, opts);
+  try {
+    return await s.jacobian(x);
+  } finally {
+    await s.release();
+  }
+}
