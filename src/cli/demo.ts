@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEMO_IN, DEMO_MODEL, DEMO_OOD, runDemo } from '../experiments/demo.js';
 import { writeReport } from '../report/html.js';
-import { action, UserError } from './errors.js';
+import { action } from './errors.js';
+import { optNum, parseNum, POSITIVE_INT } from './flags.js';
 import { formatSeconds } from './progress.js';
 
 interface DemoFlags {
@@ -25,10 +26,8 @@ export function register(program: Command): void {
 }
 
 async function runDemoCommand(flags: DemoFlags): Promise<void> {
-  const limit = Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 2) throw new UserError(`--limit must be an integer >= 2, got '${flags.limit}'`);
-  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UserError(`--threads must be a positive integer, got '${flags.threads}'`);
+  const limit = parseNum(flags.limit, 'limit', { int: true, min: 2 });
+  const threads = optNum(flags.threads, 'threads', POSITIVE_INT);
   const out = resolve(flags.out);
   const t0 = performance.now();
   console.error(`jepa-score demo: ${DEMO_MODEL} on ${limit} held-out ${DEMO_IN} digits vs ${DEMO_OOD.join(', ')}`);

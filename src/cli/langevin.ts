@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { checkLangevinConfig, defaultLangevinConfig, LangevinConfig, runLangevin } from '../experiments/langevin.js';
 import { ACTIVATIONS, Activation } from '../models/mlp.js';
 import { action, UserError } from './errors.js';
-import { num } from './synth.js';
+import { num } from './flags.js';
 
 type Flags = Record<string, string | undefined>;
 

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { loadOodModel, runOod } from '../experiments/ood.js';
 import { writeReport } from '../report/html.js';
 import { action, UserError } from './errors.js';
+import { parseNum, POSITIVE_INT } from './flags.js';
 
 import { formatSeconds } from './progress.js';
 
@@ -24,12 +25,6 @@ interface OodFlags {
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got '${v}'`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -53,10 +48,9 @@ export function register(program: Command): void {
 
 async function runOodCommand(flags: OodFlags): Promise<void> {
   if (flags.ood.length === 0) throw new UserError('give at least one --ood <set>');
-  const eps = Number(flags.eps);
-  if (!(eps > 0)) throw new UserError(`--eps must be positive, got '${flags.eps}'`);
-  const ks = flags.k.split(',').map((s) => positiveInt(s.trim(), '--k'));
-  const threads = flags.threads === undefined ? undefined : positiveInt(flags.threads, '--threads');
+  const eps = parseNum(flags.eps, 'eps', { positive: true });
+  const ks = flags.k.split(',').map((s) => parseNum(s.trim(), 'k', POSITIVE_INT));
+  const threads = flags.threads === undefined ? undefined : parseNum(flags.threads, 'threads', POSITIVE_INT);
   const out = resolve(flags.out);
   const t0 = performance.now();
   const model = await loadOodModel(flags.model, threads);
@@ -65,8 +59,8 @@ async function runOodCommand(flags: OodFlags): Promise<void> {
     oodSets: flags.ood,
     outDir: out,
     trainSet: flags.train,
-    limit: positiveInt(flags.limit, '--limit'),
-    trainLimit: positiveInt(flags.trainLimit, '--train-limit'),
+    limit: parseNum(flags.limit, 'limit', POSITIVE_INT),
+    trainLimit: parseNum(flags.trainLimit, 'train-limit', POSITIVE_INT),
     ks,
     eps,
     seed: Number(flags.seed) || 0,

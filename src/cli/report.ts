@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { writeReport } from '../report/html.js';
 import { action, UserError } from './errors.js';
+import { NON_NEGATIVE_INT, parseNum } from './flags.js';
 
 interface ReportFlags {
   out?: string;
@@ -31,12 +32,6 @@ export function register(program: Command): void {
     .action(action(runReport));
 }
 
-function count(v: string, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} must be a non-negative integer, got '${v}'`);
-  return n;
-}
-
 async function runReport(scores: string, flags: ReportFlags): Promise<void> {
   if (flags.field !== 'score' && flags.field !== 'score_rank') throw new UserError(`--field must be score or score_rank, got '${flags.field}'`);
   const out = flags.out ?? join(dirname(scores), basename(scores).replace(/\.jsonl$/, '') + '.report');
@@ -44,10 +39,10 @@ async function runReport(scores: string, flags: ReportFlags): Promise<void> {
   const res = await writeReport(scores, out, {
     metrics: flags.metrics,
     title: flags.title,
-    perClass: count(flags.perClass, 'per-class'),
-    outliers: count(flags.outliers, 'outliers'),
-    maxClasses: count(flags.maxClasses, 'max-classes'),
-    vectorImages: count(flags.vectorImages, 'vector-images'),
+    perClass: parseNum(flags.perClass, 'per-class', NON_NEGATIVE_INT),
+    outliers: parseNum(flags.outliers, 'outliers', NON_NEGATIVE_INT),
+    maxClasses: parseNum(flags.maxClasses, 'max-classes', NON_NEGATIVE_INT),
+    vectorImages: parseNum(flags.vectorImages, 'vector-images', NON_NEGATIVE_INT),
     field: flags.field,
   });
   console.error(`report: ${res.html} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

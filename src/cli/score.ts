@@ -10,6 +10,7 @@ import { Rng } from '../data/random.js';
 import { readSafetensors } from '../data/safetensors.js';
 import { JepaScorer, ScoreResult } from '../score/jepa.js';
 import { action, UserError } from './errors.js';
+import { NON_NEGATIVE_INT, optNum, parseNum } from './flags.js';
 import { loadInput, resolveModel, ResolvedModel } from './model.js';
 import { formatSeconds, Progress } from './progress.js';
 
@@ -56,13 +57,6 @@ export function register(program: Command): void {
     .action(action(runScore));
 }
 
-function int(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`--${name} must be a non-negative integer, got '${v}'`);
-  return n;
-}
-
 interface Item {
   key: string;
   index: number;
@@ -73,14 +67,12 @@ interface Item {
 }
 
 async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
-  const eps = Number(flags.eps);
-  if (!(eps > 0)) throw new UserError(`--eps must be positive, got '${flags.eps}'`);
-  const rankTol = flags.rankTol === undefined ? undefined : Number(flags.rankTol);
-  if (rankTol !== undefined && !(rankTol > 0)) throw new UserError(`--rank-tol must be positive, got '${flags.rankTol}'`);
-  const views = int(flags.views, 'views') ?? 0;
-  const nVectors = int(flags.vectors, 'vectors') ?? 0;
-  const limit = int(flags.limit, 'limit');
-  const size = int(flags.size, 'size');
+  const eps = parseNum(flags.eps, 'eps', { positive: true });
+  const rankTol = optNum(flags.rankTol, 'rank-tol', { positive: true });
+  const views = optNum(flags.views, 'views', NON_NEGATIVE_INT) ?? 0;
+  const nVectors = optNum(flags.vectors, 'vectors', NON_NEGATIVE_INT) ?? 0;
+  const limit = optNum(flags.limit, 'limit', NON_NEGATIVE_INT);
+  const size = optNum(flags.size, 'size', NON_NEGATIVE_INT);
   if (!flags.pixelValues && inputs.length === 0) throw new UserError('give image files or folders, or --pixel-values <file>');
   if (flags.pixelValues && inputs.length) throw new UserError('give either images/folders or --pixel-values, not both');
 
@@ -117,7 +109,7 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
   const todo = items.filter((it) => !done.has(it.key));
   if (done.size) process.stderr.write(`resuming ${outPath}: ${done.size} done, ${todo.length} to go\n`);
   const writer = new JsonlWriter(outPath);
-  const scorer = await JepaScorer.create(model.encoder, { eps, rankTol, chunk: int(flags.chunk, 'chunk'), spectrum: flags.spectrum, vectors: nVectors, threads: int(flags.threads, 'threads') });
+  const scorer = await JepaScorer.create(model.encoder, { eps, rankTol, chunk: optNum(flags.chunk, 'chunk', NON_NEGATIVE_INT), spectrum: flags.spectrum, vectors: nVectors, threads: optNum(flags.threads, 'threads', NON_NEGATIVE_INT) });
   const vecDir = outPath.replace(/\.jsonl$/, '') + '.vectors';
   const rng = new Rng(Number(flags.seed) || 0);
   const progress = new Progress(todo.length, 'scoring');

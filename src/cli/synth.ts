@@ -3,23 +3,9 @@ import { Command } from 'commander';
 import { checkSynthConfig, defaultSynthConfig, runSynth, SynthConfig } from '../experiments/synth.js';
 import { ACTIVATIONS, Activation } from '../models/mlp.js';
 import { action, UserError } from './errors.js';
+import { intList, num } from './flags.js';
 
 type Flags = Record<string, string | undefined>;
-
-export function intList(v: string, name: string): number[] {
-  const parts = v.split(',').map((s) => s.trim());
-  const out = parts.map(Number);
-  if (!parts.length || out.some((n, i) => !parts[i] || !Number.isInteger(n) || n < 1)) throw new UserError(`--${name} must be a comma-separated list of positive integers, got '${v}'`);
-  return out;
-}
-
-export function num(v: string | undefined, name: string, fallback: number, opts: { int?: boolean; min?: number } = {}): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || n < (opts.min ?? -Infinity))
-    throw new UserError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got '${v}'`);
-  return n;
-}
 
 export function synthConfigFromFlags(f: Flags): SynthConfig {
   const d = defaultSynthConfig();

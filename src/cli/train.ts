@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
 import { action, UserError } from './errors.js';
+import { parseNum, POSITIVE_INT } from './flags.js';
 import { formatSeconds } from './progress.js';
 
 interface TrainFlags {
@@ -21,14 +22,6 @@ interface TrainFlags {
   threads?: string;
   resume: boolean;
   eval: boolean;
-}
-
-function num(v: string, flag: string, integer = true): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new UserError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
-  }
-  return n;
 }
 
 export function register(program: Command): void {
@@ -60,18 +53,18 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const out = resolve(flags.out);
   const res = await trainDigits({
     out,
-    steps: num(flags.steps, '--steps'),
-    batch: num(flags.batch, '--batch'),
-    views: num(flags.views, '--views'),
-    lr: num(flags.lr, '--lr', false),
-    lambda: num(flags.lambda, '--lambda', false),
-    directions: num(flags.directions, '--directions'),
+    steps: parseNum(flags.steps, 'steps', POSITIVE_INT),
+    batch: parseNum(flags.batch, 'batch', POSITIVE_INT),
+    views: parseNum(flags.views, 'views', POSITIVE_INT),
+    lr: parseNum(flags.lr, 'lr', { positive: true }),
+    lambda: parseNum(flags.lambda, 'lambda', { positive: true }),
+    directions: parseNum(flags.directions, 'directions', POSITIVE_INT),
     seed,
     trainSet: flags.data,
-    trainLimit: flags.limit === undefined ? undefined : num(flags.limit, '--limit'),
-    evalEvery: flags.eval ? num(flags.evalEvery, '--eval-every') : 0,
-    checkpointEvery: num(flags.checkpointEvery, '--checkpoint-every'),
-    threads: flags.threads === undefined ? undefined : num(flags.threads, '--threads'),
+    trainLimit: flags.limit === undefined ? undefined : parseNum(flags.limit, 'limit', POSITIVE_INT),
+    evalEvery: flags.eval ? parseNum(flags.evalEvery, 'eval-every', POSITIVE_INT) : 0,
+    checkpointEvery: parseNum(flags.checkpointEvery, 'checkpoint-every', POSITIVE_INT),
+    threads: flags.threads === undefined ? undefined : parseNum(flags.threads, 'threads', POSITIVE_INT),
     resume: flags.resume,
     skipEval: !flags.eval,
     log: (line) => console.error(line),

@@ -1,0 +1,42 @@
+// Parsing of numeric command-line flags; a bad value is a UserError naming the flag.
+import { UserError } from './errors.js';
+
+export interface NumOptions {
+  int?: boolean;
+  /** smallest allowed value */
+  min?: number;
+  /** the value must be > 0 */
+  positive?: boolean;
+}
+
+export const POSITIVE_INT: NumOptions = { int: true, min: 1 };
+export const NON_NEGATIVE_INT: NumOptions = { int: true, min: 0 };
+
+/** The number in `v`, the value of flag `--name`. */
+export function parseNum(v: string, name: string, opts: NumOptions = {}): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || n < (opts.min ?? -Infinity) || (opts.positive && !(n > 0))) {
+    const kind = opts.int ? 'an integer' : 'a number';
+    const bound = opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : '';
+    throw new UserError(`--${name} must be ${kind}${bound}, got '${v}'`);
+  }
+  return n;
+}
+
+/** parseNum, or `fallback` when the flag is absent. */
+export function num(v: string | undefined, name: string, fallback: number, opts: NumOptions = {}): number {
+  return v === undefined ? fallback : parseNum(v, name, opts);
+}
+
+/** parseNum, or undefined when the flag is absent. */
+export function optNum(v: string | undefined, name: string, opts: NumOptions = {}): number | undefined {
+  return v === undefined ? undefined : parseNum(v, name, opts);
+}
+
+/** A comma-separated list of positive integers. */
+export function intList(v: string, name: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const out = parts.map(Number);
+  if (!parts.length || out.some((n, i) => !parts[i] || !Number.isInteger(n) || n < 1)) throw new UserError(`--${name} must be a comma-separated list of positive integers, got '${v}'`);
+  return out;
+}
