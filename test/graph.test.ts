@@ -142,3 +142,16 @@ test('external tensor data is read from the model folder and may not escape it',
   assert.deepEqual([...g.initializers.get('w')!.data], [1.5, -2]);
   assert.throws(() => parseModel(model('../etc/passwd'), 'ext.onnx', dir), /must be a relative path inside the model's folder/);
 });
+
+test('a graph whose weights go through an external data file runs the same', async () => {
+  const b = new GraphBuilder('ext');
+  const x = b.input('x', 'float32', [2, 300]);
+  const w1 = b.init('w1', Tensor.f32([300, 400], Array.from({ length: 120000 }, (_, i) => Math.sin(i))));
+  const w2 = b.init('w2', Tensor.f32([400, 3], Array.from({ length: 1200 }, (_, i) => Math.cos(i))));
+  const y = b.matmul(b.tanh(b.matmul(x, w1)), w2);
+  b.output(y, 'float32', [2, 3]);
+  const feeds = { x: Tensor.f32([2, 300], Array.from({ length: 600 }, (_, i) => (i % 7) / 7)) };
+  const inMemory = (await runOnce(b.build(), feeds))[y].data;
+  const external = (await runOnce(b.build(), feeds, { externalAbove: 0 }))[y].data;
+  assert.deepEqual([...external], [...inMemory]);
+});

@@ -9,12 +9,36 @@ export const IR_VERSION = 8;
 
 // ---------- writing ----------
 
-function writeTensor(w: ProtoWriter, t: Tensor, name: string) {
+/** Where large initializers go instead of the protobuf (which cannot exceed 2 GB). */
+export interface ExternalData {
+  /** file name, relative to the model file's folder */
+  location: string;
+  /** tensors of at least this many bytes go to the file */
+  minBytes: number;
+  /** appends bytes to the file at `offset` */
+  write(bytes: Uint8Array, offset: number): void;
+  /** bytes written so far (the next offset) */
+  size: number;
+}
+
+function writeTensor(w: ProtoWriter, t: Tensor, name: string, ext?: ExternalData) {
   for (const d of t.dims) w.int(1, d);
   w.int(2, ONNX_DTYPE[t.dtype]);
   if (name) w.string(8, name);
   const d = t.data;
-  w.bytes(9, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  if (ext && name && bytes.length >= ext.minBytes) {
+    const offset = Math.ceil(ext.size / 4096) * 4096; // page-aligned, so onnxruntime can map it
+    ext.write(bytes, offset);
+    ext.size = offset + bytes.length;
+    const entry = (k: string, v: string) => w.message(13, (e) => { e.string(1, k); e.string(2, v); });
+    entry('location', ext.location);
+    entry('offset', String(offset));
+    entry('length', String(bytes.length));
+    w.int(14, 1);
+    return;
+  }
+  w.bytes(9, bytes);
 }
 
 function writeValueInfo(w: ProtoWriter, v: ValueInfo) {
@@ -77,15 +101,15 @@ function writeNode(w: ProtoWriter, n: Node) {
   if (n.domain) w.string(7, n.domain);
 }
 
-/** Serialises a graph as an ONNX ModelProto. */
-export function serializeModel(g: Graph): Uint8Array {
+/** Serialises a graph as an ONNX ModelProto; with `ext`, large initializers go to an external data file. */
+export function serializeModel(g: Graph, ext?: ExternalData): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, IR_VERSION);
   w.string(2, 'jepa-score');
   w.message(7, (gw) => {
     for (const n of g.nodes) gw.message(1, (nw) => writeNode(nw, n));
     gw.string(2, g.name);
-    for (const [name, t] of g.initializers) gw.message(5, (tw) => writeTensor(tw, t, name));
+    for (const [name, t] of g.initializers) gw.message(5, (tw) => writeTensor(tw, t, name, ext));
     for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v));
     for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v));
   });

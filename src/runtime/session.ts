@@ -1,5 +1,7 @@
 // Runs graphs with onnxruntime-node.
-import { cpus } from 'node:os';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/graph.js';
 import { serializeModel } from '../graph/onnx.js';
@@ -10,6 +12,34 @@ export interface SessionOptions {
   threads?: number;
   /** ORT graph optimisation level; default 'all' */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** weights above this many bytes in total go through an external data file (protobuf caps at 2 GB) */
+  externalAbove?: number;
+}
+
+const EXTERNAL_ABOVE = 1.5e9;
+
+function initializerBytes(g: Graph): number {
+  let n = 0;
+  for (const t of g.initializers.values()) n += t.data.byteLength;
+  return n;
+}
+
+/** Writes the model to a temporary folder with its large weights in an external data file. */
+function writeWithExternalData(g: Graph): { dir: string; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'jepa-score-model-'));
+  const fd = openSync(join(dir, 'weights.bin'), 'w');
+  try {
+    const bytes = serializeModel(g, {
+      location: 'weights.bin',
+      minBytes: 1024,
+      size: 0,
+      write: (b, offset) => void writeSync(fd, b, 0, b.length, offset),
+    });
+    writeFileSync(join(dir, 'model.onnx'), bytes);
+  } finally {
+    closeSync(fd);
+  }
+  return { dir, path: join(dir, 'model.onnx') };
 }
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
@@ -48,18 +78,22 @@ export class Session {
   ) {}
 
   static async create(graph: Graph, opts: SessionOptions = {}): Promise<Session> {
-    const bytes = serializeModel(graph);
     const threads = opts.threads ?? defaultThreads();
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      executionProviders: ['cpu'],
+    };
+    const external = initializerBytes(graph) > (opts.externalAbove ?? EXTERNAL_ABOVE) ? writeWithExternalData(graph) : undefined;
     let inner: ort.InferenceSession;
     try {
-      inner = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: opts.optimization ?? 'all',
-        executionProviders: ['cpu'],
-      });
+      inner = external ? await ort.InferenceSession.create(external.path, options) : await ort.InferenceSession.create(serializeModel(graph), options);
     } catch (e) {
       throw new Error(`onnxruntime rejected graph '${graph.name}': ${(e as Error).message}`);
+    } finally {
+      // onnxruntime has read (or mapped) the weights by now
+      if (external) rmSync(external.dir, { recursive: true, force: true });
     }
     return new Session(inner, graph);
   }
