@@ -1,0 +1,22 @@
+// The public API of jepa-score.
+export { Tensor } from './graph/tensor.js';
+export type { DType } from './graph/tensor.js';
+export type { Graph, Node, ValueInfo, Attr } from './graph/graph.js';
+export { attr } from './graph/graph.js';
+export { GraphBuilder } from './graph/builder.js';
+export { loadOnnx, parseModel, serializeModel } from './graph/onnx.js';
+export { Session } from './runtime/session.js';
+export { vjp, liftInitializers } from './autodiff/index.js';
+export type { VjpMode, VjpOptions, VjpResult } from './autodiff/index.js';
+export { loadEncoder, loadHfEncoder, loadOnnxEncoder, buildVit, randomVitWeights, vitConfig } from './models/encoder.js';
+export type { EncoderGraph, Pool } from './models/encoder.js';
+export { loadBuiltinModel, builtinModels } from './models/builtin.js';
+export { JepaScorer, jepaScore, jacobian, scoreFromJacobian, rankTolerance, logStandardNormal, DEFAULT_EPS } from './score/jepa.js';
+export type { Encoder, ScoreOptions, ScoreResult, Spectrum, SpectrumOptions } from './score/jepa.js';
+export { readSafetensors, writeSafetensors, loadWeights } from './data/safetensors.js';
+export { loadImage, decodeImage, writePng } from './data/images.js';
+export { preprocessConfigFor } from './data/preprocess.js';
+export type { PreprocessConfig } from './data/preprocess.js';
+export { listImages } from './data/folders.js';
+export { loadDataset, builtinDatasets } from './data/datasets.js';
+export { writeReport } from './report/html.js';
