@@ -67,6 +67,14 @@ test('a small grid writes results.json, the CSV and the heatmaps, and recovers t
     assert.ok(cells[0].pearson > 0.8, `pearson ${cells[0].pearson}`);
     assert.ok(cells[0].pearson_full > 0.9, `pearson_full ${cells[0].pearson_full}`);
     assert.ok(cells[0].pearson_within > 0.5 && cells[0].logp_std > 1);
+    // a rerun (e.g. after a killed grid) takes finished cells from cells.jsonl instead of training again
+    const logs: string[] = [];
+    const again = await runSynth(cfg, dir, (m) => logs.push(m));
+    assert.ok(logs.some((m) => /D=2 n=2000: done in an earlier run/.test(m)));
+    assert.deepEqual(again.cells, cells);
+    // other settings do not reuse it
+    const other = await runSynth({ ...cfg, steps: 20 }, dir, (m) => logs.push(m));
+    assert.notEqual(other.cells[0].final_loss, cells[0].final_loss);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

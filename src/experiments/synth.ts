@@ -2,6 +2,7 @@
 // samples of a Gaussian mixture, then compare JEPA-SCORE on held-out points with the exact log p(x).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { vjp } from '../autodiff/index.js';
 import { Rng } from '../data/random.js';
 import { GraphBuilder, Value } from '../graph/builder.js';
@@ -379,14 +380,25 @@ export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: stri
   await mkdir(outDir, { recursive: true });
   const cells: CellResult[] = [];
   const t0 = performance.now();
+  const { dims, samples, seed, threads: _threads, ...rest } = cfg;
+  // Each finished cell is appended to cells.jsonl; a rerun with the same settings skips it (cells are seeded).
+  const cellsPath = join(outDir, 'cells.jsonl');
+  const settings = JSON.stringify({ seed, ...rest });
+  const earlier = new Map<string, CellResult>();
+  for (const r of readJsonl<{ settings: string; cell: CellResult }>(cellsPath).records) if (r.settings === settings) earlier.set(`${r.cell.dim}x${r.cell.samples}`, r.cell);
+  const writer = new JsonlWriter(cellsPath);
   for (const dim of cfg.dims)
-    for (const samples of cfg.samples) {
-      log(`D=${dim} n=${samples}: training`);
-      const c = await runCell(dim, samples, cfg, log);
-      log(`D=${dim} n=${samples}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
+    for (const n of cfg.samples) {
+      let c = earlier.get(`${dim}x${n}`);
+      if (c) log(`D=${dim} n=${n}: done in an earlier run (${cellsPath})`);
+      else {
+        log(`D=${dim} n=${n}: training`);
+        c = await runCell(dim, n, cfg, log);
+        writer.write({ settings, cell: c });
+      }
+      log(`D=${dim} n=${n}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
       cells.push(c);
     }
-  const { dims, samples, seed, threads: _threads, ...rest } = cfg;
   const json = { cells, config: { dims, samples, seed, ...rest }, total_seconds: (performance.now() - t0) / 1000 };
   const files = [join(outDir, 'results.json'), join(outDir, 'results.csv')];
   await writeFile(files[0], JSON.stringify(json, null, 2) + '\n');
