@@ -74,6 +74,15 @@ test('ood on built-in sets: metrics.json, table, scores.jsonl with real image pa
   const mnist = await loadDataset('mnist', { limit: 1 });
   const fd = await fdScore(dir, mnist.images[0]);
   assert.ok(Math.abs(rows[0].score - fd) < 0.05, `score ${rows[0].score} vs finite differences ${fd}`);
+
+  // a run killed half way resumes from scores.jsonl and ends with the same metrics
+  const lines = readFileSync(join(out, 'scores.jsonl'), 'utf8').split('\n');
+  writeFileSync(join(out, 'scores.jsonl'), lines.slice(0, 20).join('\n') + '\n' + lines[20].slice(0, 15));
+  const logs: string[] = [];
+  await runOod(model, { inSet: 'mnist', oodSets: ['fashion-mnist', 'noise'], outDir: out, limit: 12, trainLimit: 200, threads: 1, log: (s) => logs.push(s) });
+  assert.ok(logs.some((l) => /resuming .*: 20 images already scored/.test(l)), logs.join('\n'));
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).methods, m.methods);
+  assert.equal(readFileSync(join(out, 'scores.jsonl'), 'utf8').trim().split('\n').length, 36);
 });
 
 test('ood on folders: the in-distribution folder is split into fit and held-out halves', async () => {

@@ -5,7 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { preprocessConfigFor } from '../data/preprocess.js';
 import { Dataset, loadDataset } from '../data/datasets.js';
 import { writePng } from '../data/images.js';
-import { JsonlWriter } from '../data/jsonl.js';
+import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { Tensor } from '../graph/tensor.js';
 import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
@@ -57,6 +57,16 @@ export interface OodResult {
   scoresPath: string;
   counts: Record<string, number>;
   seconds: { embedTrain: number; score: number; baselines: number };
+}
+
+/** A line of scores.jsonl from an earlier run. */
+interface DoneLine {
+  index: number;
+  score: number;
+  score_rank: number;
+  rank: number;
+  log_density_embedding: number;
+  embedding: number[];
 }
 
 /** One scored image of an evaluated set. */
@@ -144,8 +154,19 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
 
     // JEPA-SCORE of every evaluated image.
     t0 = performance.now();
+    // A killed run resumes: with the same settings, lines already in scores.jsonl (which carry the embedding)
+    // are taken as they are; other settings start the file afresh.
     const scoresPath = join(opts.outDir, 'scores.jsonl');
-    writeFileSync(scoresPath, '');
+    const runPath = join(opts.outDir, 'ood-run.json');
+    const settings = JSON.stringify({ model: model.name, sets: setNames, counts, eps: opts.eps ?? null, seed: opts.seed ?? 0, train: trainName ?? null });
+    const done = new Map<number, DoneLine>();
+    if (existsSync(runPath) && readFileSync(runPath, 'utf8') === settings) {
+      for (const r of readJsonl<DoneLine>(scoresPath).records) if (Array.isArray(r.embedding)) done.set(r.index, r);
+      if (done.size) log(`resuming ${scoresPath}: ${done.size} images already scored`);
+    } else {
+      writeFileSync(scoresPath, '');
+      writeFileSync(runPath, settings);
+    }
     const out = new JsonlWriter(scoresPath);
     const scored: Scored[][] = [];
     let index = 0;
@@ -153,17 +174,22 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
     for (let s = 0; s < evalSets.length; s++) {
       const ds = evalSets[s];
       const rows: Scored[] = [];
-      for (let i = 0; i < ds.images.length; i++) {
+      for (let i = 0; i < ds.images.length; i++, index++) {
+        const old = done.get(index);
+        if (old) {
+          rows.push({ score: old.score, scoreRank: old.score_rank, rank: old.rank, embedding: Float32Array.from(old.embedding), logDensityEmbedding: old.log_density_embedding });
+          continue;
+        }
         const r = await scorer.score(prepare(ds.images[i]));
         rows.push(r);
         const path = pathsOf[s][i];
-        const rec: Record<string, unknown> = { index: index++, dataset: setNames[s] };
+        const rec: Record<string, unknown> = { index, dataset: setNames[s] };
         if (path) rec.path = relative(opts.outDir, path);
         const cls = className(ds, i);
         if (cls !== undefined) rec.class = cls;
-        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: r.embedding.length, log_density_embedding: r.logDensityEmbedding });
+        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: r.embedding.length, log_density_embedding: r.logDensityEmbedding, embedding: Array.from(r.embedding) });
         out.write(rec);
-        if (index % 100 === 0 || index === total) log(`scored ${index}/${total} images`);
+        if ((index + 1) % 100 === 0 || index + 1 === total) log(`scored ${index + 1}/${total} images`);
       }
       scored.push(rows);
     }
