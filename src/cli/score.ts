@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option('--rank-tol <t>', 'score_rank counts sigma > t * sigma_max (default max(K, D) * float32 eps)')
     .option('--chunk <k>', 'Jacobian rows per onnxruntime run (memory grows with k)')
     .option('--pool <pool>', 'embedding: cls, mean or projected (default: the family\'s own)')
-    .option('--size <px>', 'input resolution (default: the model\'s)')
+    .option('--size <px>', 'input resolution (default: the crop size of the model\'s image processor)')
     .option('--views <n>', 'Monte-Carlo estimate over n random views per image (the paper\'s eq. 4)')
     .option('--augment <preset>', 'views: dinov2 or digits', 'dinov2')
     .option('--seed <n>', 'seed for the views', '0')
