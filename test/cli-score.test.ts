@@ -121,3 +121,26 @@ test('score takes the built-in model by name and a digits model folder (as train
   assert.ok(Number.isFinite(ra.score));
   assert.equal(ra.score, rb.score);
 });
+
+test('without --size, images are scored at the crop size of the model folder\'s image processor', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-size-'));
+  const model = join(dir, 'model');
+  mkdirSync(model);
+  for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(model, f), readFileSync(join(FIX, 'dinov2-tiny', f)));
+  writeFileSync(
+    join(model, 'preprocessor_config.json'),
+    JSON.stringify({ do_resize: true, size: { shortest_edge: 48 }, resample: 3, do_center_crop: true, crop_size: { height: 42, width: 42 }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] }),
+  );
+  mkdirSync(join(dir, 'imgs'));
+  const px = Buffer.alloc(80 * 60 * 3);
+  for (let j = 0; j < px.length; j++) px[j] = (j * 13) % 256;
+  await sharp(px, { raw: { width: 80, height: 60, channels: 3 } }).png().toFile(join(dir, 'imgs', 'a.png'));
+  const a = cli('score', '--model', model, join(dir, 'imgs'), '--out', join(dir, 'a.jsonl'));
+  // config.json says image_size 56; the processor crops 42
+  const b = cli('score', '--model', model, join(dir, 'imgs'), '--out', join(dir, 'b.jsonl'), '--size', '42');
+  const c = cli('score', '--model', model, join(dir, 'imgs'), '--out', join(dir, 'c.jsonl'), '--size', '56');
+  for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);
+  const [sa, sb, sc] = ['a', 'b', 'c'].map((n) => lines(join(dir, `${n}.jsonl`))[0].score);
+  assert.equal(sa, sb);
+  assert.notEqual(sa, sc);
+});
