@@ -37,11 +37,12 @@ const ORT_GRAM_MIN = 4_000_000;
 /** Computes Jacobians and JEPA-SCOREs of one encoder; reuse it for many inputs. */
 export class JepaScorer {
   private gramSession?: GramSession;
+  /** forward-only session, made on the first embed() */
+  private fwd?: Session;
 
   private constructor(
     readonly encoder: Encoder,
     private readonly jac: Session,
-    private readonly fwd: Session,
     private readonly cotangent: string,
     private readonly grad: string,
     readonly K: number,
@@ -57,8 +58,7 @@ export class JepaScorer {
     const res = await vjp(enc.graph, { outputs: [enc.output], wrt: [enc.input], mode: 'batched', inputShapes: { [enc.input]: shape }, keepOutputs: true });
     const sopts: SessionOptions = { threads: opts.threads, optimization: opts.optimization };
     const jac = await Session.create(res.graph, sopts);
-    const fwd = await Session.create(forwardOnly(enc), sopts);
-    return new JepaScorer(enc, jac, fwd, res.cotangents[0], res.grads[0], K, D, opts);
+    return new JepaScorer(enc, jac, res.cotangents[0], res.grads[0], K, D, opts);
   }
 
   get chunk(): number {
@@ -108,6 +108,7 @@ export class JepaScorer {
   async embed(xs: Float32Array[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (const x of xs) {
+      this.fwd ??= await Session.create(forwardOnly(this.encoder), { threads: this.opts.threads, optimization: this.opts.optimization });
       const r = await this.fwd.run({ [this.encoder.input]: this.feed(x) });
       out.push(Float32Array.from(r[this.encoder.output].data as Float32Array));
     }
@@ -116,7 +117,7 @@ export class JepaScorer {
 
   async release(): Promise<void> {
     await this.jac.release();
-    await this.fwd.release();
+    await this.fwd?.release();
     await this.gramSession?.release();
   }
 }
