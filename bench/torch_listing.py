@@ -96,7 +96,9 @@ def main():
     cfg = json.load(open(os.path.join(folder, "config.json")))
     model = Dinov2(cfg, read_safetensors(os.path.join(folder, "model.safetensors"))).eval()
     x = read_safetensors(inputs)["pixel_values"][:1]
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": torch.__config__.show().count("BLAS_INFO=generic") and "generic (whatever libblas.so.3 points to)"}
+    # Debian's torch uses whatever libblas.so.3 points to (reference BLAS, or OpenBLAS when installed)
+    blas = "libblas.so.3" if "BLAS_INFO=generic" in torch.__config__.show() else "bundled"
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}
     if rows:
         # Too slow to run whole: time the listing's parts and project one image = forward + K rows + svdvals.
         xr = x.clone().requires_grad_(True)
