@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { checkLangevinConfig, defaultLangevinConfig, LangevinConfig, runLangevin } from '../experiments/langevin.js';
 import { ACTIVATIONS } from '../models/mlp.js';
 import { action, UserError } from './errors.js';
-import { num } from './flags.js';
+import { num, optNum, POSITIVE_INT } from './flags.js';
 import { addMixtureOptions, Flags, mixtureFromFlags } from './mixture-flags.js';
 
 export function langevinConfigFromFlags(f: Flags): LangevinConfig {
@@ -19,7 +19,7 @@ export function langevinConfigFromFlags(f: Flags): LangevinConfig {
     stepSize: num(f.stepSize, 'step-size', d.stepSize, { min: 0 }),
     initScale: num(f.initScale, 'init-scale', d.initScale, { min: 0 }),
     grid: num(f.grid, 'grid', d.grid, { int: true, min: 4 }),
-    threads: f.threads !== undefined ? num(f.threads, 'threads', 0, { int: true, min: 1 }) : undefined,
+    threads: optNum(f.threads, 'threads', POSITIVE_INT),
   };
   try {
     checkLangevinConfig(cfg, 'langevin');

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { loadOodModel, runOod } from '../experiments/ood.js';
 import { writeReport } from '../report/html.js';
 import { action, UserError } from './errors.js';
-import { parseNum, POSITIVE_INT } from './flags.js';
+import { optNum, parseNum, POSITIVE_INT } from './flags.js';
 
 import { formatSeconds } from './progress.js';
 
@@ -50,7 +50,7 @@ async function runOodCommand(flags: OodFlags): Promise<void> {
   if (flags.ood.length === 0) throw new UserError('give at least one --ood <set>');
   const eps = parseNum(flags.eps, 'eps', { positive: true });
   const ks = flags.k.split(',').map((s) => parseNum(s.trim(), 'k', POSITIVE_INT));
-  const threads = flags.threads === undefined ? undefined : parseNum(flags.threads, 'threads', POSITIVE_INT);
+  const threads = optNum(flags.threads, 'threads', POSITIVE_INT);
   const out = resolve(flags.out);
   const t0 = performance.now();
   const model = await loadOodModel(flags.model, threads);

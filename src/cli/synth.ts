@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { checkSynthConfig, defaultSynthConfig, runSynth, SynthConfig } from '../experiments/synth.js';
 import { action, UserError } from './errors.js';
-import { intList, num } from './flags.js';
+import { intList, num, optNum, POSITIVE_INT } from './flags.js';
 import { addMixtureOptions, Flags, mixtureFromFlags } from './mixture-flags.js';
 
 export function synthConfigFromFlags(f: Flags): SynthConfig {
@@ -19,7 +19,7 @@ export function synthConfigFromFlags(f: Flags): SynthConfig {
     steps: num(f.steps, 'steps', d.steps, { int: true, min: 1 }),
     tMax: num(f.tMax, 't-max', d.tMax, { min: 0 }),
     knots: num(f.knots, 'knots', d.knots, { int: true, min: 2 }),
-    threads: f.threads !== undefined ? num(f.threads, 'threads', 0, { int: true, min: 1 }) : undefined,
+    threads: optNum(f.threads, 'threads', POSITIVE_INT),
   };
   try {
     checkSynthConfig(cfg, 'synth');

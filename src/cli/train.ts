@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
 import { action, UserError } from './errors.js';
-import { parseNum, POSITIVE_INT } from './flags.js';
+import { optNum, parseNum, POSITIVE_INT } from './flags.js';
 import { formatSeconds } from './progress.js';
 
 interface TrainFlags {
@@ -64,7 +64,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     trainLimit: flags.limit === undefined ? undefined : parseNum(flags.limit, 'limit', POSITIVE_INT),
     evalEvery: flags.eval ? parseNum(flags.evalEvery, 'eval-every', POSITIVE_INT) : 0,
     checkpointEvery: parseNum(flags.checkpointEvery, 'checkpoint-every', POSITIVE_INT),
-    threads: flags.threads === undefined ? undefined : parseNum(flags.threads, 'threads', POSITIVE_INT),
+    threads: optNum(flags.threads, 'threads', POSITIVE_INT),
     resume: flags.resume,
     skipEval: !flags.eval,
     log: (line) => console.error(line),

@@ -4,7 +4,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { vjp } from '../autodiff/index.js';
-import { Rng } from '../data/random.js';
 import { GraphBuilder, Value } from '../graph/builder.js';
 import { Graph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
