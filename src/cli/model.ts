@@ -1,13 +1,13 @@
 // Resolves --model (a built-in name, a Hugging Face folder or an .onnx file) to an encoder and its preprocessing.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { augment, AugmentPreset } from '../data/augment.js';
 import { loadImage } from '../data/images.js';
 import { preprocessConfigFor, PreprocessConfig } from '../data/preprocess.js';
 import { Rng } from '../data/random.js';
 import { isBuiltinModel, loadBuiltinModel, builtinModels } from '../models/builtin.js';
 import { isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
-import { loadEncoder, Pool } from '../models/encoder.js';
+import { loadEncoder, Pool, processorInputSize } from '../models/encoder.js';
 import { Encoder } from '../score/jepa.js';
 import { UserError } from './errors.js';
 
@@ -54,25 +54,14 @@ export async function resolveModel(spec: string, opts: ModelOptions = {}): Promi
   if (!existsSync(spec)) {
     throw new UserError(`--model ${spec}: no such file or folder, and not a built-in model (built-in: ${builtinModels().join(', ')})`);
   }
-  const folder0 = statSync(spec).isDirectory() ? spec : dirname(spec);
-  let { height, width } = opts;
-  if (height === undefined && width === undefined) {
-    // default resolution: what the model's image processor produces (its crop), not config.json's image_size
-    const family = hfFamily(spec);
-    if (family) {
-      try {
-        const pre = preprocessConfigFor(folder0, family);
-        height = pre.centerCrop?.height ?? pre.resize?.height;
-        width = pre.centerCrop?.width ?? pre.resize?.width ?? height;
-      } catch {
-        // no usable preprocessing: the encoder's own default size
-      }
-    }
-  }
+  // default resolution: what the model's image processor produces, not config.json's image_size
+  const size = opts.height === undefined && opts.width === undefined ? processorInputSize(spec) : undefined;
+  const height = opts.height ?? size?.height;
+  const width = opts.width ?? size?.width;
   const enc = await loadEncoder(spec, { pool: opts.pool as Pool | undefined, height, width });
   const [, c, h, w] = enc.inputShape;
   if (opts.channels && opts.channels !== c) throw new UserError(`--model ${spec} takes ${c}-channel inputs, the pixel values have ${opts.channels}`);
-  const folder = folder0;
+  const folder = statSync(spec).isDirectory() ? spec : dirname(spec);
   const family = enc.family === 'onnx' ? 'dinov2' : enc.family;
   let preprocess: PreprocessConfig;
   try {
@@ -89,18 +78,6 @@ export async function resolveModel(spec: string, opts: ModelOptions = {}): Promi
     channels: c === 1 ? 1 : 3,
     augmentView: (x, preset, rng) => augment(x, c, h, w, preset, rng, { normalized: { mean: preprocess.mean, std: preprocess.std } }),
   };
-}
-
-/** The model_type of a Hugging Face model folder, or undefined. */
-function hfFamily(spec: string): string | undefined {
-  const cfg = join(spec, 'config.json');
-  if (!statSync(spec).isDirectory() || !existsSync(cfg)) return undefined;
-  try {
-    const t = JSON.parse(readFileSync(cfg, 'utf8'))?.model_type;
-    return typeof t === 'string' ? t : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Decodes and preprocesses one image file for the model. */

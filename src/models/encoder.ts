@@ -5,7 +5,8 @@ import { Graph, pruneGraph } from '../graph/graph.js';
 import { loadOnnx } from '../graph/onnx.js';
 import { Tensor } from '../graph/tensor.js';
 import { runOnce } from '../runtime/session.js';
-import { loadHfEncoder } from './hf.js';
+import { preprocessConfigFor } from '../data/preprocess.js';
+import { loadHfEncoder, readHfConfig } from './hf.js';
 import { EncoderGraph, Pool } from './vit.js';
 
 export type { EncoderGraph, Pool } from './vit.js';
@@ -113,4 +114,23 @@ export async function loadEncoder(pathOrDir: string, opts: EncoderOptions = {}):
     throw new Error(`${pathOrDir}: give the model folder (the one holding config.json and the weights), not a file in it`);
   }
   throw new Error(`${pathOrDir}: not a model (expected a Hugging Face model folder or an .onnx file)`);
+}
+
+/**
+ * The input size a Hugging Face model folder's image processor produces (its crop; preprocessor_config.json
+ * or the family's defaults), which is what images should be scored at; undefined for other inputs.
+ * Hub configs often give a larger `image_size` (518 for DINOv2) than the processor's 224.
+ */
+export function processorInputSize(pathOrDir: string): { height: number; width: number } | undefined {
+  if (!existsSync(join(pathOrDir, 'config.json'))) return undefined;
+  try {
+    const family = readHfConfig(pathOrDir).config.model_type;
+    if (typeof family !== 'string') return undefined;
+    const pre = preprocessConfigFor(pathOrDir, family);
+    const height = pre.centerCrop?.height ?? pre.resize?.height;
+    const width = pre.centerCrop?.width ?? pre.resize?.width ?? height;
+    return height && width ? { height, width } : undefined;
+  } catch {
+    return undefined; // no usable preprocessing: the encoder's own default size
+  }
 }
