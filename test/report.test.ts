@@ -13,6 +13,7 @@ import { Rng } from '../src/data/random.js';
 import { escapeHtml, writeReport } from '../src/report/html.js';
 import { histogram, histogramBins, scatter, spectrumBands } from '../src/report/plots.js';
 import { readMetrics, readScores } from '../src/report/read.js';
+import { CHROMIUM_ARGS, chromiumSkip, findChromium } from './support/chromium.js';
 
 let dir: string;
 before(async () => {
@@ -164,7 +165,7 @@ test('groups: data set, else top folder, else class', async () => {
   assert.deepEqual(s.items.map((it) => it.row), ['mnist / 3', 'noise']);
 });
 
-test('the report opens in headless Chromium with every image and plot loaded', async () => {
+test('the report opens in headless Chromium with every image and plot loaded', { skip: chromiumSkip() }, async () => {
   const root = join(dir, 'run');
   const { jsonl, lines } = await makeFixture(root);
   const out = join(root, 'out');
@@ -194,8 +195,8 @@ test('the report opens in headless Chromium with every image and plot loaded', a
   const expectOutliers = [...scored].sort(byScore).slice(0, 5).map((l) => l.index);
 
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: findChromium(),
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
