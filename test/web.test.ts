@@ -112,6 +112,34 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
         await new Promise((ok) => server.close(ok));
       }
     }
+
+    // WebGPU where the browser has an adapter (here often SwiftShader's, in software): 1 image, the same score;
+    // without an adapter, ?backend=webgpu must say so
+    const gpuBrowser = await chromium.launch({ executablePath: findChromium(), args: [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
+    const { server, url } = await serveStatic(site, { port: 0 });
+    try {
+      const page = await gpuBrowser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await page.goto(`${url}?backend=webgpu`, { waitUntil: 'load' });
+      await page.waitForFunction(() => window.jepaScoreState === 'ready' || window.jepaScoreState === 'error', null, { timeout: 60_000 });
+      if ((await page.evaluate(() => window.jepaScoreState)) === 'error') {
+        if (process.env.WEB_TEST_VERBOSE) console.log('WebGPU: no adapter');
+        assert.match((await page.textContent('#status')) ?? '', /no WebGPU adapter/);
+      } else {
+        assert.match((await page.textContent('#backend')) ?? '', /WebGPU adapter/);
+        await page.setInputFiles('input[type=file]', files.slice(0, 1));
+        await page.waitForFunction(() => window.jepaScoreState === 'done' || window.jepaScoreState === 'error', null, { timeout: 90_000 });
+        const got = (await page.evaluate(() => window.jepaScoreResults)) ?? [];
+        assert.equal(got.length, 1, (await page.textContent('#status')) ?? '');
+        if (process.env.WEB_TEST_VERBOSE) console.log(`WebGPU (${await page.textContent('#backend')}): |browser - CLI| = ${Math.abs(got[0].score! - cli[0].score).toExponential(2)}`);
+        for (const [i, g] of got.entries()) assert.ok(Math.abs(g.score! - cli[i].score) <= 1e-4, `WebGPU ${g.name}: ${g.score} vs CLI ${cli[i].score}`);
+      }
+      assert.deepEqual(problems, []);
+    } finally {
+      await gpuBrowser.close();
+      await new Promise((ok) => server.close(ok));
+    }
   } finally {
     await browser.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -87,7 +87,7 @@ async function referenceScores(model: ResolvedModel, set: string, count: number)
   } finally {
     await scorer.release();
   }
-  return { dataset: set, description: `held-out images of ${describeDataset(set)}`, count: scores.length, scores };
+  return { dataset: set, description: `every ${step}th image of '${set}' (${describeDataset(set)})`, count: scores.length, scores };
 }
 
 export async function buildSite(opts: { out?: string; reference?: number; log?: (s: string) => void } = {}): Promise<string> {

@@ -2,7 +2,7 @@
 // No DOM here except image decoding (createImageBitmap + a canvas).
 import * as ort from 'onnxruntime-web';
 import { PreprocessConfig, preprocessConfigFor, preprocessPixels, rgbToGray } from '../../src/data/preprocess.js';
-import { Graph } from '../../src/graph/graph.js';
+import { attr, Graph } from '../../src/graph/graph.js';
 import { parseModel } from '../../src/graph/onnx.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { digitsEncoderFromBytes } from '../../src/models/digits.js';
@@ -37,22 +37,48 @@ export interface LoadedModel {
 
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
-/** Sets onnxruntime-web up (wasm files from `ortBase`) and hands it to the library; returns the backend in use. */
-export async function initOrt(choice: BackendChoice, ortBase: string): Promise<{ backend: 'wasm' | 'webgpu'; threads: number }> {
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+/** The browser's WebGPU adapter, if any: its description, and whether it is a software one (e.g. SwiftShader). */
+async function gpuAdapter(): Promise<{ name: string; software: boolean } | undefined> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  const a = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  if (!a) return undefined;
+  const info = a.info ?? {};
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown adapter';
+  return { name, software: !!(info.isFallbackAdapter ?? a.isFallbackAdapter) || /swiftshader|llvmpipe|software/i.test(name) };
+}
+
+export interface OrtSetup {
+  backend: 'wasm' | 'webgpu';
+  threads: number;
+  /** the WebGPU adapter seen, also when not used */
+  adapter?: { name: string; software: boolean };
+}
+
+/**
+ * Sets onnxruntime-web up (wasm files from `ortBase`) and hands it to the library. 'auto' takes WebGPU when the
+ * browser has a hardware adapter (a software one, such as SwiftShader, is far slower than WASM), else WASM.
+ */
+export async function initOrt(choice: BackendChoice, ortBase: string): Promise<OrtSetup> {
   ort.env.wasm.wasmPaths = ortBase;
   // threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages
   const threads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
-  let backend: 'wasm' | 'webgpu' = 'wasm';
-  if (choice !== 'wasm') {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-    if (adapter) backend = 'webgpu';
-    else if (choice === 'webgpu') throw new Error('this browser has no WebGPU adapter');
-  }
+  const adapter = choice === 'wasm' ? undefined : await gpuAdapter();
+  if (choice === 'webgpu' && !adapter) throw new Error('this browser has no WebGPU adapter');
+  const backend = adapter && (choice === 'webgpu' || !adapter.software) ? 'webgpu' : 'wasm';
+  useBackend(backend, threads);
+  return { backend, threads, adapter };
+}
+
+/** Points the library at onnxruntime-web with this backend (sessions made later use it). */
+export function useBackend(backend: 'wasm' | 'webgpu', threads: number): void {
   setOrt({ ort, executionProviders: backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'], defaultThreads: () => threads });
-  return { backend, threads };
 }
 
 async function fetchOk(url: string): Promise<Response> {
@@ -74,7 +100,7 @@ export async function loadBuiltin(base: string, name: string): Promise<LoadedMod
     fetchOk(dir + 'model.onnx').then((r) => r.arrayBuffer()),
     fetch(dir + 'reference.json').then((r) => (r.ok ? (r.json() as Promise<Reference>) : undefined)),
   ]);
-  const graph = parseModel(new Uint8Array(bytes), `${name}/model.onnx`);
+  const graph = explicitConvAttributes(parseModel(new Uint8Array(bytes), `${name}/model.onnx`));
   return { meta, encoder: { graph, input: meta.input, output: meta.output, inputShape: meta.inputShape, embeddingDim: meta.embeddingDim }, reference };
 }
 
@@ -91,7 +117,8 @@ export async function loadUserModel(files: File[]): Promise<LoadedModel> {
     const enc = digitsEncoderFromBytes(await cfg.text(), new Uint8Array(await st.arrayBuffer()), { where: folderOf(cfg) });
     const [, c, h, w] = enc.inputShape;
     const preprocess: PreprocessConfig = { resize: { height: h, width: w }, resample: 'bilinear', rescale: 1 / 255, mean: [0], std: [1], convertRgb: false };
-    return { meta: { name: folderOf(cfg), family: enc.family, input: enc.input, output: enc.output, inputShape: enc.inputShape, embeddingDim: enc.embeddingDim, channels: c === 1 ? 1 : 3, preprocess }, encoder: enc };
+    const encoder = { ...enc, graph: explicitConvAttributes(enc.graph) };
+    return { meta: { name: folderOf(cfg), family: enc.family, input: enc.input, output: enc.output, inputShape: enc.inputShape, embeddingDim: enc.embeddingDim, channels: c === 1 ? 1 : 3, preprocess }, encoder };
   }
   if (!onnx) throw new Error(`${files.map((f) => f.name).join(', ')}: not a model (give an .onnx file, or a folder with config.json and model.safetensors)`);
   return loadOnnxBytes(new Uint8Array(await onnx.arrayBuffer()), onnx.name);
@@ -104,7 +131,7 @@ function folderOf(f: File): string {
 
 /** As loadOnnxEncoder in the CLI: batch 1, symbolic sizes 224, K from the output (run once when symbolic). */
 async function loadOnnxBytes(bytes: Uint8Array, name: string): Promise<LoadedModel> {
-  const g: Graph = parseModel(bytes, name);
+  const g: Graph = explicitConvAttributes(parseModel(bytes, name));
   if (g.inputs.length !== 1) throw new Error(`${name}: an encoder needs exactly one input (an image batch), found ${g.inputs.length}`);
   if (g.outputs.length !== 1) throw new Error(`${name}: an encoder needs exactly one output (the embedding), found ${g.outputs.length}`);
   const inp = g.inputs[0];
@@ -127,6 +154,24 @@ async function loadOnnxBytes(bytes: Uint8Array, name: string): Promise<LoadedMod
     meta: { name, family: 'onnx', input: inp.name, output: out.name, inputShape: shape, embeddingDim: K, channels: c === 1 ? 1 : 3, preprocess },
     encoder: { graph: g, input: inp.name, output: out.name, inputShape: shape, embeddingDim: K },
   };
+}
+
+/**
+ * Spells out Conv's default attributes (dilations, strides, pads), which onnxruntime-web's WebGPU kernel needs
+ * explicitly ("dilations should be 2D" otherwise). Same meaning, so the same scores on every backend.
+ */
+export function explicitConvAttributes(g: Graph): Graph {
+  const nodes = g.nodes.map((n) => {
+    if ((n.op !== 'Conv' && n.op !== 'ConvTranspose') || n.attrs.auto_pad) return n;
+    const w = g.initializers.get(n.inputs[1]);
+    const rank = w ? w.dims.length - 2 : 2;
+    const attrs = { ...n.attrs };
+    attrs.dilations ??= attr.ints(new Array(rank).fill(1));
+    attrs.strides ??= attr.ints(new Array(rank).fill(1));
+    attrs.pads ??= attr.ints(new Array(2 * rank).fill(0));
+    return { ...n, attrs };
+  });
+  return { ...g, nodes };
 }
 
 /**

@@ -1,5 +1,5 @@
 // The page: pick a model, drop or choose images, score them in the browser, compare with the model's reference.
-import { BackendChoice, decodeImage, initOrt, JepaScorer, listBuiltins, loadBuiltin, loadUserModel, LoadedModel, toInput } from './engine.js';
+import { BackendChoice, decodeImage, initOrt, JepaScorer, listBuiltins, loadBuiltin, loadUserModel, LoadedModel, OrtSetup, toInput, useBackend } from './engine.js';
 
 interface Row {
   index: number;
@@ -14,6 +14,8 @@ declare global {
   interface Window {
     jepaScoreResults?: { name: string; score: number | null; error?: string }[];
     jepaScoreState?: string;
+    /** seconds the last batch took (decode, preprocess, score; not model loading) and how many images it scored */
+    jepaScoreTiming?: { seconds: number; images: number };
   }
 }
 
@@ -23,6 +25,8 @@ const params = new URLSearchParams(location.search);
 
 let current: { model: LoadedModel; scorer?: JepaScorer } | undefined;
 let builtins: string[] = [];
+let setup: OrtSetup;
+let choice: BackendChoice = 'auto';
 let busy: Promise<void> = Promise.resolve();
 let rows: Row[] = [];
 const thumbs: string[] = [];
@@ -39,7 +43,7 @@ async function useModel(load: () => Promise<LoadedModel>, label: string) {
   await current?.scorer?.release();
   current = { model };
   const m = model.meta;
-  $('model-info').textContent = `${m.name}: input [${m.inputShape.join(', ')}], ${m.embeddingDim}-dim embedding` + (model.reference ? `; reference: ${model.reference.count} ${model.reference.description}` : '; no reference scores');
+  $('model-info').textContent = `${m.name}: input [${m.inputShape.join(', ')}], ${m.embeddingDim}-dim embedding` + (model.reference ? `; reference scores: ${model.reference.count} images, ${model.reference.description}` : '; no reference scores');
   status(`${label} ready`);
 }
 
@@ -47,7 +51,20 @@ async function scorer(): Promise<{ model: LoadedModel; scorer: JepaScorer }> {
   if (!current) await useModel(() => loadBuiltin(base, builtins[0]), builtins[0]);
   if (!current!.scorer) {
     status(`building the Jacobian graph of ${current!.model.meta.name}…`);
-    current!.scorer = await JepaScorer.create(current!.model.encoder);
+    const enc = current!.model.encoder;
+    current!.scorer = await JepaScorer.create(enc);
+    if (setup.backend === 'webgpu' && choice === 'auto') {
+      // WebGPU lacks some kernels; try one input and fall back to WASM if it fails
+      try {
+        await current!.scorer.score(new Float32Array(enc.inputShape.reduce((a, b) => a * b, 1)));
+      } catch (e) {
+        await current!.scorer.release();
+        setup = { ...setup, backend: 'wasm' };
+        useBackend('wasm', setup.threads);
+        showBackend(`WebGPU failed (${(e as Error).message.split('\n')[0]}), using WASM`);
+        current!.scorer = await JepaScorer.create(enc);
+      }
+    }
   }
   return current as { model: LoadedModel; scorer: JepaScorer };
 }
@@ -93,6 +110,7 @@ async function scoreFiles(files: File[]) {
   const ok = rows.filter((r) => r.score !== undefined).length;
   status(`scored ${ok} images${rows.length > ok ? `, ${rows.length - ok} failed` : ''} in ${secs.toFixed(1)} s (${(secs / Math.max(ok, 1)).toFixed(3)} s/image) with ${model.meta.name}`);
   render(model);
+  window.jepaScoreTiming = { seconds: secs, images: ok };
   window.jepaScoreResults = rows.map((r) => ({ name: r.name, score: r.score ?? null, ...(r.error ? { error: r.error } : {}) }));
   window.jepaScoreState = 'done';
 }
@@ -168,6 +186,13 @@ function histogram(scores: number[], ref: number[], p1: number, p5: number): str
   );
 }
 
+function showBackend(note = '') {
+  const { backend, threads, adapter } = setup;
+  const wasm = `WASM, ${threads} thread${threads > 1 ? 's' : ''}${globalThis.crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}`;
+  const gpu = adapter ? `WebGPU adapter: ${adapter.name}${adapter.software ? ' (software)' : ''}` : choice === 'wasm' ? '' : 'no WebGPU adapter';
+  $('backend').textContent = `onnxruntime-web ${backend === 'webgpu' ? 'WebGPU (WASM for unsupported operators)' : wasm}${gpu ? `; ${gpu}` : ''}${note ? `; ${note}` : ''}`;
+}
+
 function downloadJsonl() {
   const text = rows.map((r) => JSON.stringify(r.record) + '\n').join('');
   const a = document.createElement('a');
@@ -217,9 +242,10 @@ async function droppedFiles(dt: DataTransfer): Promise<File[]> {
 }
 
 async function main() {
-  const choice = (params.get('backend') ?? 'auto') as BackendChoice;
-  const { backend, threads } = await initOrt(choice, new URL('ort/', base).href);
-  $('backend').textContent = `onnxruntime-web ${backend === 'webgpu' ? 'WebGPU (WASM fallback)' : `WASM, ${threads} thread${threads > 1 ? 's' : ''}${globalThis.crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}`}`;
+  choice = (params.get('backend') ?? 'auto') as BackendChoice;
+  if (!['auto', 'wasm', 'webgpu'].includes(choice)) throw new Error(`backend must be auto, wasm or webgpu, got '${choice}'`);
+  setup = await initOrt(choice, new URL('ort/', base).href);
+  showBackend();
   builtins = await listBuiltins(base);
   const sel = $<HTMLSelectElement>('model');
   sel.innerHTML = builtins.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join('');
@@ -257,7 +283,10 @@ async function main() {
     });
   };
   $('download').onclick = downloadJsonl;
-  run(() => useModel(() => loadBuiltin(base, builtins[0]), builtins[0]));
+  const first = params.get('model') ?? builtins[0];
+  if (!builtins.includes(first)) throw new Error(`no built-in model '${first}' (built-in: ${builtins.join(', ')})`);
+  sel.value = first;
+  run(() => useModel(() => loadBuiltin(base, first), first));
   await busy;
   window.jepaScoreState ??= 'ready';
 }
