@@ -26,13 +26,16 @@ const model = args.model ?? builtinModels()[0];
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const log = (s: string) => process.stderr.write(s + '\n');
 
-async function writeDigits(dir: string): Promise<string[]> {
+/** MNIST test digits as 28x28 PNGs, or (jpeg) as 56x56 RGB JPEGs, which the page must decode and resize. */
+async function writeDigits(dir: string, jpeg = false): Promise<string[]> {
   const { pixels, height, width } = readStored('mnist');
   const files: string[] = [];
   for (let k = 0; k < nImages; k++) {
     const i = (37 * k + 5) % 2000;
-    const file = join(dir, `d${k}.png`);
-    await sharp(Buffer.from(pixels.subarray(i * height * width, (i + 1) * height * width)), { raw: { width, height, channels: 1 } }).png().toFile(file);
+    const file = join(dir, `d${k}.${jpeg ? 'jpg' : 'png'}`);
+    const img = sharp(Buffer.from(pixels.subarray(i * height * width, (i + 1) * height * width)), { raw: { width, height, channels: 1 } });
+    if (jpeg) await img.resize(56, 56).toColourspace('srgb').jpeg({ quality: 90 }).toFile(file);
+    else await img.png().toFile(file);
     files.push(file);
   }
   return files;
@@ -112,6 +115,14 @@ async function main() {
     const gpuArgs = [...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu', '--enable-features=Vulkan'];
     add(`chromium webgpu (${args['gpu-images']} images)`, await browserRuns(site, files.slice(0, Number(args['gpu-images'])), { isolation: true, backend: 'webgpu', gpuArgs }));
     add('chromium auto (what the page picks)', await browserRuns(site, files, { isolation: true, backend: 'auto' as 'wasm', gpuArgs }));
+    // agreement on JPEGs that need a resize: the resize is the same code on both sides, the JPEG decoders differ
+    mkdirSync(join(tmp, 'jpg'));
+    const jpegs = await writeDigits(join(tmp, 'jpg'), true);
+    await nodeRuns(jpegs, 1);
+    const j = await browserRuns(site, jpegs, { isolation: false, backend: 'wasm' });
+    if ('error' in j) log(`jpeg: ${j.error}`);
+    else log(`56x56 JPEGs (quality 90), browser vs node: max |score difference| ${j.maxDiff.toExponential(2)}`);
+    rows.push({ name: 'jpeg agreement', ...('error' in j ? { error: j.error } : { maxAbsDiffVsNode: j.maxDiff }) });
     const result = { model, images: nImages, runs, cpus: cpus().length, cpu: cpus()[0]?.model, date: new Date().toISOString(), rows };
     mkdirSync(dirname(args.out!), { recursive: true });
     writeFileSync(args.out!, JSON.stringify(result, null, 1));

@@ -86,6 +86,7 @@ async function scoreFiles(files: File[]) {
   bar.value = 0;
   $('results').hidden = true;
   const started = performance.now();
+  let painted = started;
   for (const [index, file] of images.entries()) {
     const path = relPath(file);
     const parts = path.split('/');
@@ -104,7 +105,10 @@ async function scoreFiles(files: File[]) {
     rows.push(row);
     bar.value = index + 1;
     status(`scored ${index + 1} of ${images.length}`);
-    await new Promise((r) => setTimeout(r, 0)); // let the page paint
+    if (performance.now() - painted > 50) {
+      await new Promise((r) => setTimeout(r, 0)); // let the page paint now and then
+      painted = performance.now();
+    }
   }
   const secs = (performance.now() - started) / 1000;
   const ok = rows.filter((r) => r.score !== undefined).length;
