@@ -40,9 +40,12 @@ async function writeDigits(dir: string): Promise<string[]> {
 
 test('the page scores chosen images like the CLI, in Chromium, with and without cross-origin isolation', { skip: chromiumSkip(), timeout: 180_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'jepa-web-'));
+  const t0 = Date.now();
+  const note = (what: string) => process.env.WEB_TEST_VERBOSE && console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
   try {
     const site = await buildSite({ out: join(tmp, 'site') });
+    note('built');
     const ref = JSON.parse(readFileSync(join(site, 'models', 'mnist-jepa', 'reference.json'), 'utf8'));
     assert.equal(ref.count, 200);
     assert.ok(ref.scores.every((s: number) => Number.isFinite(s)));
@@ -55,6 +58,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
     assert.equal(r.status, 0, r.stderr);
     const cli = readFileSync(cliOut, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(cli.length, 10);
+    note('CLI scored');
 
     for (const isolation of [true, false]) {
       const { server, url } = await serveStatic(site, { port: 0, isolation });
@@ -75,6 +79,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
       try {
         await page.goto(`${url}?backend=wasm`, { waitUntil: 'load' });
         await page.waitForFunction(() => window.jepaScoreState === 'ready' || window.jepaScoreState === 'error', null, { timeout: 60_000 });
+        note('page ready');
         assert.equal(await page.evaluate(() => window.crossOriginIsolated), isolation);
         assert.equal(await page.locator('input[type=file]').count(), 1);
         const threads = Number(/WASM, (\d+) thread/.exec((await page.textContent('#backend')) ?? '')?.[1]);
@@ -84,6 +89,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
         const got = await page.evaluate(() => window.jepaScoreResults);
         assert.ok(got, `no results; status: ${await page.textContent('#status')}`);
         assert.deepEqual(got.map((g) => g.name), files.map((f) => f.split('/').pop()));
+        note('page scored');
         let worst = 0;
         for (const [i, g] of got.entries()) {
           assert.equal(typeof g.score, 'number', `${g.name}: ${g.error}`);
@@ -105,6 +111,16 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
         assert.ok((await page.locator('#histogram svg rect').count()) > 0);
         assert.equal(await page.locator('#least figure').count(), 5);
         assert.match((await page.textContent('#outliers-note')) ?? '', /5th percentile/);
+        if (!isolation) {
+          // a model folder from disk (config.json + model.safetensors, read as bytes in the page): the built-in's own files
+          const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('#load-folder')]);
+          await chooser.setFiles(join(ROOT, 'assets', 'models', 'mnist-jepa'));
+          await page.waitForFunction(() => /mnist-jepa \(from disk\)/.test(document.querySelector('#model')?.textContent ?? ''), null, { timeout: 30_000 });
+          await page.setInputFiles('input[type=file]', files.slice(0, 2));
+          await page.waitForFunction(() => window.jepaScoreState === 'done' && window.jepaScoreResults?.length === 2, null, { timeout: 60_000 });
+          const disk = (await page.evaluate(() => window.jepaScoreResults)) ?? [];
+          for (const [i, g] of disk.entries()) assert.ok(Math.abs(g.score! - cli[i].score) <= 1e-4, `model from disk, ${g.name}: ${g.score} vs CLI ${cli[i].score}`);
+        }
         if (process.env.WEB_SCREENSHOT) await page.screenshot({ path: `${process.env.WEB_SCREENSHOT}-${isolation ? 'isolated' : 'plain'}.png`, fullPage: true });
         assert.deepEqual(problems, []);
       } finally {
@@ -121,6 +137,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
       const page = await gpuBrowser.newPage();
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      note('WebGPU browser');
       await page.goto(`${url}?backend=webgpu`, { waitUntil: 'load' });
       await page.waitForFunction(() => window.jepaScoreState === 'ready' || window.jepaScoreState === 'error', null, { timeout: 60_000 });
       if ((await page.evaluate(() => window.jepaScoreState)) === 'error') {
@@ -136,6 +153,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
         for (const [i, g] of got.entries()) assert.ok(Math.abs(g.score! - cli[i].score) <= 1e-4, `WebGPU ${g.name}: ${g.score} vs CLI ${cli[i].score}`);
       }
       assert.deepEqual(problems, []);
+      note('WebGPU done');
     } finally {
       await gpuBrowser.close();
       await new Promise((ok) => server.close(ok));
