@@ -246,6 +246,7 @@ async function droppedFiles(dt: DataTransfer): Promise<File[]> {
 }
 
 async function main() {
+  if (location.protocol === 'file:') throw new Error('open this page through a web server (npm run web, or any static server on web/dist), not as a file');
   choice = (params.get('backend') ?? 'auto') as BackendChoice;
   if (!['auto', 'wasm', 'webgpu'].includes(choice)) throw new Error(`backend must be auto, wasm or webgpu, got '${choice}'`);
   setup = await initOrt(choice, new URL('ort/', base).href);
