@@ -113,14 +113,25 @@ export async function loadUserModel(files: File[]): Promise<LoadedModel> {
   const onnx = files.find((f) => f.name.endsWith('.onnx'));
   const cfg = byName('config.json');
   const st = byName('model.safetensors');
-  if (cfg && st) {
-    const enc = digitsEncoderFromBytes(await cfg.text(), new Uint8Array(await st.arrayBuffer()), { where: folderOf(cfg) });
+  const cfgText = cfg ? await cfg.text() : undefined;
+  let modelType: unknown;
+  try {
+    modelType = cfgText ? JSON.parse(cfgText)?.model_type : undefined;
+  } catch {
+    modelType = undefined;
+  }
+  if (cfgText && st && (modelType === 'digits-cnn' || !onnx)) {
+    if (modelType !== 'digits-cnn') {
+      throw new Error(`${folderOf(cfg!)}: model_type ${JSON.stringify(modelType)}: the page loads digits folders (digits-cnn) and .onnx encoders; export other models to ONNX, or use the CLI`);
+    }
+    const enc = digitsEncoderFromBytes(cfgText, new Uint8Array(await st.arrayBuffer()), { where: folderOf(cfg!) });
     const [, c, h, w] = enc.inputShape;
     const preprocess: PreprocessConfig = { resize: { height: h, width: w }, resample: 'bilinear', rescale: 1 / 255, mean: [0], std: [1], convertRgb: false };
     const encoder = { ...enc, graph: explicitConvAttributes(enc.graph) };
-    return { meta: { name: folderOf(cfg), family: enc.family, input: enc.input, output: enc.output, inputShape: enc.inputShape, embeddingDim: enc.embeddingDim, channels: c === 1 ? 1 : 3, preprocess }, encoder };
+    return { meta: { name: folderOf(cfg!), family: enc.family, input: enc.input, output: enc.output, inputShape: enc.inputShape, embeddingDim: enc.embeddingDim, channels: c === 1 ? 1 : 3, preprocess }, encoder };
   }
-  if (!onnx) throw new Error(`${files.map((f) => f.name).join(', ')}: not a model (give an .onnx file, or a folder with config.json and model.safetensors)`);
+  const what = files.length === 1 ? files[0].name : files.length ? folderOf(files[0]) : 'nothing chosen';
+  if (!onnx) throw new Error(`${what}: not a model (give an .onnx file, or a folder with config.json and model.safetensors)`);
   return loadOnnxBytes(new Uint8Array(await onnx.arrayBuffer()), onnx.name);
 }
 
