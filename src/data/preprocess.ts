@@ -3,7 +3,6 @@
 // Resizing re-implements Pillow's resampling (or uses sharp on request); docs/preprocessing.md measures both.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 
 export type Resample = 'bilinear' | 'bicubic' | 'nearest';
 
@@ -209,6 +208,7 @@ export async function resizeU8(
   if (outHeight === height && outWidth === width) return data;
   if (engine === 'pil') return resizePil(data, height, width, channels, outHeight, outWidth, resample);
   if (channels !== 1 && channels !== 3) throw new Error(`resize: ${channels} channels (1 or 3)`);
+  const sharp = (await import('sharp')).default; // loaded only here, so the browser build needs no sharp
   let img = sharp(data, { raw: { width, height, channels } }).resize(outWidth, outHeight, { fit: 'fill', kernel: KERNEL[resample] });
   if (channels === 1) img = img.toColourspace('b-w'); // else sharp hands back 3 channels
   const buf = await img.raw().toBuffer();

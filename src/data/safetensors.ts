@@ -75,17 +75,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseHeader(fd: number, size: number, path: string): SafetensorsHeader {
+/** Fills `target` from byte `position` of the file (`what` names the part in errors). */
+type ReadAt = (target: Uint8Array, position: number, what: string) => void;
+
+function parseHeader(fd: number | ReadAt, size: number, path: string): SafetensorsHeader {
+  const read: ReadAt = typeof fd === 'number' ? (t, p, w) => readExact(fd, path, t, p, w) : fd;
   if (size < 8) fail(path, `file is ${size} bytes, too short for a safetensors header`);
   const lenBuf = new Uint8Array(8);
-  readExact(fd, path, lenBuf, 0, 'the header length');
+  read(lenBuf, 0, 'the header length');
   const n = new DataView(lenBuf.buffer).getBigUint64(0, true);
   if (n > BigInt(size - 8)) fail(path, `header length ${n} runs past the end of the file (${size} bytes); truncated or not a safetensors file`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(path, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLen = Number(n);
   if (headerLen < 2) fail(path, `header length ${headerLen} is too small for a JSON object`);
   const raw = new Uint8Array(headerLen);
-  readExact(fd, path, raw, 8, 'the header');
+  read(raw, 8, 'the header');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -183,26 +187,39 @@ function decodeBF16(src: Uint16Array): Float32Array {
 export function readSafetensors(path: string, opts: { toFloat32?: boolean; names?: Iterable<string> } = {}): Map<string, Tensor> {
   const { fd, size } = openRead(path);
   try {
-    const header = parseHeader(fd, size, path);
-    const wanted = opts.names ? new Set(opts.names) : undefined;
-    const out = new Map<string, Tensor>();
-    for (const [name, e] of header.entries) {
-      if (wanted && !wanted.has(name)) continue;
-      const info = DTYPES[e.dtype];
-      const n = sizeOf(e.shape);
-      const arr = allocArray(info.dtype, n);
-      readExact(fd, path, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), header.dataStart + e.begin, `tensor '${name}'`);
-      let t = new Tensor(info.dtype, e.shape.slice(), arr);
-      if (opts.toFloat32 && isFloat(info.dtype) && info.dtype !== 'float32') {
-        const f32 = info.dtype === 'float16' ? decodeF16(arr as Uint16Array) : info.dtype === 'bfloat16' ? decodeBF16(arr as Uint16Array) : Float32Array.from(arr as Float64Array);
-        t = new Tensor('float32', t.dims, f32);
-      }
-      out.set(name, t);
-    }
-    return out;
+    return readTensors((t, p, w) => readExact(fd, path, t, p, w), size, path, opts);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Like readSafetensors, on the bytes of a safetensors file (e.g. a File read in a browser); `where` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, where = '<buffer>', opts: { toFloat32?: boolean; names?: Iterable<string> } = {}): Map<string, Tensor> {
+  const readAt: ReadAt = (target, position, what) => {
+    if (position + target.length > bytes.length) fail(where, `file ended while reading ${what} (got ${Math.max(0, bytes.length - position)} of ${target.length} bytes)`);
+    target.set(bytes.subarray(position, position + target.length));
+  };
+  return readTensors(readAt, bytes.length, where, opts);
+}
+
+function readTensors(read: ReadAt, size: number, path: string, opts: { toFloat32?: boolean; names?: Iterable<string> }): Map<string, Tensor> {
+  const header = parseHeader(read, size, path);
+  const wanted = opts.names ? new Set(opts.names) : undefined;
+  const out = new Map<string, Tensor>();
+  for (const [name, e] of header.entries) {
+    if (wanted && !wanted.has(name)) continue;
+    const info = DTYPES[e.dtype];
+    const n = sizeOf(e.shape);
+    const arr = allocArray(info.dtype, n);
+    read(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), header.dataStart + e.begin, `tensor '${name}'`);
+    let t = new Tensor(info.dtype, e.shape.slice(), arr);
+    if (opts.toFloat32 && isFloat(info.dtype) && info.dtype !== 'float32') {
+      const f32 = info.dtype === 'float16' ? decodeF16(arr as Uint16Array) : info.dtype === 'bfloat16' ? decodeBF16(arr as Uint16Array) : Float32Array.from(arr as Float64Array);
+      t = new Tensor('float32', t.dims, f32);
+    }
+    out.set(name, t);
+  }
+  return out;
 }
 
 function encode(t: Tensor, code: string): Uint8Array {

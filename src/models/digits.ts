@@ -6,7 +6,7 @@ import { GraphBuilder, Value } from '../graph/builder.js';
 import { Dim, Graph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
 import { Rng } from '../data/random.js';
-import { readSafetensors } from '../data/safetensors.js';
+import { parseSafetensors, readSafetensors } from '../data/safetensors.js';
 
 export interface DigitsConfig {
   model_type: 'digits-cnn';
@@ -214,6 +214,21 @@ export function loadDigitsWeights(dir: string): { config: DigitsConfig; weights:
   const weights = readSafetensors(wPath);
   checkDigitsWeights(config, weights, wPath);
   return { config, weights };
+}
+
+/** A digits encoder from the text of its config.json and the bytes of its model.safetensors (no file access). */
+export function digitsEncoderFromBytes(configText: string, weights: Uint8Array, opts: BuildOptions & { where?: string } = {}): DigitsEncoder {
+  const where = opts.where ?? 'model';
+  let raw: unknown;
+  try {
+    raw = JSON.parse(configText);
+  } catch (e) {
+    throw new Error(`${where}/config.json: not valid JSON (${(e as Error).message})`);
+  }
+  const config = checkDigitsConfig(raw, `${where}/config.json`);
+  const w = parseSafetensors(weights, `${where}/model.safetensors`);
+  checkDigitsWeights(config, w, `${where}/model.safetensors`);
+  return buildDigitsEncoder(config, w, opts);
 }
 
 /** Loads a trained digits encoder from a folder holding config.json and model.safetensors. */

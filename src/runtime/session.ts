@@ -1,11 +1,47 @@
-// Runs graphs with onnxruntime-node.
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+// Runs graphs with onnxruntime: onnxruntime-node by default (loaded on first use), or a module handed to
+// setOrt() (onnxruntime-web in the browser). This file imports nothing Node-only; that lives in ./node.ts.
+import type * as OrtCommon from 'onnxruntime-common';
 import { Graph } from '../graph/graph.js';
 import { serializeModel } from '../graph/onnx.js';
 import { DType, Tensor, TensorArray } from '../graph/tensor.js';
+
+/** The parts of an onnxruntime module (onnxruntime-node, onnxruntime-web) that sessions use. */
+export interface OrtModule {
+  InferenceSession: typeof OrtCommon.InferenceSession;
+  Tensor: typeof OrtCommon.Tensor;
+}
+
+/** An onnxruntime module and how to use it on this platform. */
+export interface OrtBackend {
+  ort: OrtModule;
+  /** execution providers for new sessions; default ['cpu'] */
+  executionProviders?: OrtCommon.InferenceSession.SessionOptions['executionProviders'];
+  /** default intra-op threads */
+  defaultThreads?: () => number;
+  /** writes a model too large for one protobuf to a file with external data (Node only) */
+  writeExternal?: (g: Graph) => { path: string; cleanup: () => void };
+}
+
+let backend: OrtBackend | undefined;
+
+/** Runs every later session on `ort` (e.g. onnxruntime-web); call before the first Session.create. */
+export function setOrt(ort: OrtModule | OrtBackend): void {
+  backend = 'ort' in ort ? ort : { ort };
+}
+
+// a computed specifier, so that bundlers for the browser leave the Node backend out
+const NODE_BACKEND = './node.js';
+
+/** The backend in use; the first call without setOrt() loads onnxruntime-node. */
+export async function getOrt(): Promise<OrtBackend> {
+  backend ??= ((await import(NODE_BACKEND)) as { nodeBackend: () => OrtBackend }).nodeBackend();
+  return backend;
+}
+
+function loadedOrt(): OrtModule {
+  if (!backend) throw new Error('onnxruntime is not loaded yet (create a Session first, or call setOrt)');
+  return backend.ort;
+}
 
 export interface SessionOptions {
   /** intra-op threads; default: all cores */
@@ -24,25 +60,7 @@ function initializerBytes(g: Graph): number {
   return n;
 }
 
-/** Writes the model to a temporary folder with its large weights in an external data file. */
-function writeWithExternalData(g: Graph): { dir: string; path: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'jepa-score-model-'));
-  const fd = openSync(join(dir, 'weights.bin'), 'w');
-  try {
-    const bytes = serializeModel(g, {
-      location: 'weights.bin',
-      minBytes: 1024,
-      size: 0,
-      write: (b, offset) => void writeSync(fd, b, 0, b.length, offset),
-    });
-    writeFileSync(join(dir, 'model.onnx'), bytes);
-  } finally {
-    closeSync(fd);
-  }
-  return { dir, path: join(dir, 'model.onnx') };
-}
-
-const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+const ORT_TYPE: Partial<Record<DType, OrtCommon.Tensor.Type>> = {
   float32: 'float32',
   float64: 'float64',
   float16: 'float16',
@@ -57,13 +75,13 @@ const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
   bool: 'bool',
 };
 
-export function toOrt(t: Tensor): ort.Tensor {
+export function toOrt(t: Tensor): OrtCommon.Tensor {
   const type = ORT_TYPE[t.dtype];
   if (!type) throw new Error(`onnxruntime cannot take ${t.dtype} tensors`);
-  return new ort.Tensor(type, t.data as never, t.dims);
+  return new (loadedOrt().Tensor)(type, t.data as never, t.dims);
 }
 
-export function fromOrt(t: ort.Tensor): Tensor {
+export function fromOrt(t: OrtCommon.Tensor): Tensor {
   const dtype = t.type as DType;
   const dims = t.dims.map(Number);
   let data = t.data as TensorArray;
@@ -73,27 +91,30 @@ export function fromOrt(t: ort.Tensor): Tensor {
 
 export class Session {
   private constructor(
-    private readonly inner: ort.InferenceSession,
+    private readonly inner: OrtCommon.InferenceSession,
     readonly graph: Graph,
   ) {}
 
   static async create(graph: Graph, opts: SessionOptions = {}): Promise<Session> {
+    const { ort, executionProviders, writeExternal } = await getOrt();
     const threads = opts.threads ?? defaultThreads();
-    const options: ort.InferenceSession.SessionOptions = {
+    const options: OrtCommon.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: ['cpu'],
+      executionProviders: executionProviders ?? ['cpu'],
     };
-    const external = initializerBytes(graph) > (opts.externalAbove ?? EXTERNAL_ABOVE) ? writeWithExternalData(graph) : undefined;
-    let inner: ort.InferenceSession;
+    const large = initializerBytes(graph) > (opts.externalAbove ?? EXTERNAL_ABOVE);
+    if (large && !writeExternal) throw new Error(`graph '${graph.name}' has over ${opts.externalAbove ?? EXTERNAL_ABOVE} bytes of weights; only the Node backend can load it`);
+    const external = large ? writeExternal!(graph) : undefined;
+    let inner: OrtCommon.InferenceSession;
     try {
       inner = external ? await ort.InferenceSession.create(external.path, options) : await ort.InferenceSession.create(serializeModel(graph), options);
     } catch (e) {
       throw new Error(`onnxruntime rejected graph '${graph.name}': ${(e as Error).message}`);
     } finally {
       // onnxruntime has read (or mapped) the weights by now
-      if (external) rmSync(external.dir, { recursive: true, force: true });
+      external?.cleanup();
     }
     return new Session(inner, graph);
   }
@@ -107,11 +128,11 @@ export class Session {
   }
 
   async run(feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
-    const f: Record<string, ort.Tensor> = {};
+    const f: Record<string, OrtCommon.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) f[k] = toOrt(v);
     const res = outputs ? await this.inner.run(f, outputs) : await this.inner.run(f);
     const out: Record<string, Tensor> = {};
-    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v as ort.Tensor);
+    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v as OrtCommon.Tensor);
     return out;
   }
 
@@ -121,9 +142,9 @@ export class Session {
 }
 
 export function defaultThreads(): number {
-  const env = Number(process.env.JEPA_THREADS);
+  const env = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.JEPA_THREADS);
   if (env > 0) return env;
-  return Math.max(1, cpus().length);
+  return Math.max(1, backend?.defaultThreads?.() ?? 1);
 }
 
 /** Builds a session, runs it once and releases it. */
