@@ -22,6 +22,7 @@ interface OodFlags {
   seed: string;
   seeds: string;
   views: string;
+  seededLimit?: string;
   augment: string;
   variantTrain: string;
   threads?: string;
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--eps <eps>', 'JEPA-SCORE clips singular values below eps', '1e-6')
     .option('--seed <n>', 'seed for the fit/held-out split of a folder', '0')
     .option('--seeds <list>', 'seeds of the random OOD sets (noise, constant, mnist-blurred), comma separated; metrics are the mean over seeds', '1')
+    .option('--seeded-limit <n>', 'images per seed of the random OOD sets (default: --limit)')
     .option('--views <n>', "also the paper's eq. 4: JEPA-SCORE averaged over n augmented views per image (n times the scoring time)", '0')
     .option('--augment <preset>', 'augmentation of the views: digits, dinov2 or none', 'digits')
     .option('--variant-train <n>', 'training images scored for the fitted variants (complexity slope, kNN-normalised)', '500')
@@ -74,6 +76,7 @@ async function runOodCommand(flags: OodFlags): Promise<void> {
     eps,
     seed: Number(flags.seed) || 0,
     seeds: flags.seeds.split(',').map((x) => parseNum(x.trim(), 'seeds', { int: true })),
+    seededLimit: optNum(flags.seededLimit, 'seeded-limit', POSITIVE_INT),
     views: parseNum(flags.views, 'views', { int: true, min: 0 }),
     augment: parseAugment(flags.augment),
     variantTrain: parseNum(flags.variantTrain, 'variant-train', { int: true, min: 2 }),

@@ -46,6 +46,8 @@ export interface OodOptions {
   threads?: number;
   /** seeds of the OOD sets whose images are random (noise, constant, mnist-blurred); default [1] */
   seeds?: number[];
+  /** images per seed of those sets (default: limit) */
+  seededLimit?: number;
   /** Monte-Carlo views per image for the eq. 4 view average (default 0: not computed) */
   views?: number;
   /** augmentation of the views (default 'digits') */
@@ -165,7 +167,7 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
   const samples: Sample[] = [{ name: opts.inSet, label: opts.inSet, ds: inEval }];
   for (const name of opts.oodSets) {
     if (SEEDED_SETS.includes(name)) {
-      for (const seed of seeds) samples.push({ name, seed, label: seeds.length > 1 ? `${name}@${seed}` : name, ds: await loadDataset(name, { limit, size: model.size, seed }) });
+      for (const seed of seeds) samples.push({ name, seed, label: seeds.length > 1 ? `${name}@${seed}` : name, ds: await loadDataset(name, { limit: opts.seededLimit ?? limit, size: model.size, seed }) });
     } else samples.push({ name, label: name, ds: await loadDataset(name, { limit, size: model.size }) });
   }
   for (const ds of [train, ...samples.map((x) => x.ds)]) checkSize(ds, model.size);
