@@ -61,8 +61,9 @@ export async function writeReport(jsonlPath: string, outDir: string, opts: Repor
   if (variant) {
     const v = variant.set;
     const groups = v.groups.map((g) => ({ name: g, values: v.items.filter((it) => it.group === g).map((it) => it.value) }));
-    const h = await histogram(groups, { xTitle: variant.name, title: `${variant.name} by ${groupWord(v)}` });
-    plots.push({ name: 'histogram-variant', title: `Variant histograms`, plot: h, note: `Density of the variant ${variant.name} per ${groupWord(v)}, next to the plain score. Higher means more in-distribution.` });
+    // a variant can put OOD images thousands of nats away: the x range follows the first (in-distribution) group
+    const h = await histogram(groups, { xTitle: variant.name, title: `${variant.name} by ${groupWord(v)}`, range: focusRange(groups) });
+    plots.push({ name: 'histogram-variant', title: `Variant histograms`, plot: h, note: `Density of the variant ${variant.name} per ${groupWord(v)}, next to the plain score; the x range is the first ${groupWord(v)}'s 1-99% range widened 3 times its width each side, values beyond are counted in the end bins. Higher means more in-distribution.` });
   }
   if (set.spectra.length > 0) {
     const s = await spectrumPlot(set.spectra, set.groups);
@@ -88,6 +89,19 @@ export async function writeReport(jsonlPath: string, outDir: string, opts: Repor
   const html = join(outDir, 'report.html');
   await writeFile(html, page);
   return { html, plots: plotFiles };
+}
+
+/** The first group's 1%..99% range widened by 3x its width on each side, within the range of all values. */
+export function focusRange(groups: { values: number[] }[]): [number, number] | undefined {
+  const first = [...(groups[0]?.values ?? [])].sort((a, b) => a - b);
+  if (groups.length < 2 || first.length < 2) return undefined;
+  const q = (p: number) => first[Math.min(first.length - 1, Math.max(0, Math.round(p * (first.length - 1))))];
+  const span = q(0.99) - q(0.01);
+  if (!(span > 0)) return undefined;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const g of groups) for (const v of g.values) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  return [Math.max(lo, q(0.01) - 3 * span), Math.min(hi, q(0.99) + 3 * span)];
 }
 
 function groupWord(set: ScoreSet): string {
