@@ -11,6 +11,8 @@ import { writeSafetensors } from '../src/data/safetensors.js';
 import { Tensor } from '../src/graph/tensor.js';
 import { oodMetrics } from '../src/experiments/metrics.js';
 import { complexityBits } from '../src/experiments/variants.js';
+import { augment } from '../src/data/augment.js';
+import { JepaScorer } from '../src/score/jepa.js';
 import { digitsOodModel, runOod } from '../src/experiments/ood.js';
 import { buildDigitsEncoder, defaultDigitsConfig, DigitsConfig, initDigitsWeights, loadDigitsEncoder } from '../src/models/digits.js';
 import { runOnce } from '../src/runtime/session.js';
@@ -109,6 +111,30 @@ test('ood on built-in sets: metrics.json, table, scores.jsonl with real image pa
   assert.equal(readFileSync(join(out, 'scores.jsonl'), 'utf8').trim().split('\n').length, 72);
   // blurred digits come from mnist test images the in-distribution sample can not reach
   await assert.rejects(runOod(model, { ...opts, oodSets: ['mnist-blurred'], limit: 1001, outDir: mkdtempSync(join(tmpdir(), 'ood-out-')) }), /overlap/);
+});
+
+test('ood --views: the eq. 4 view average of each image, from the seeded augmented views', async () => {
+  const dir = modelDir();
+  const out = mkdtempSync(join(tmpdir(), 'ood-views-'));
+  const enc = loadDigitsEncoder(dir);
+  const res = await runOod(digitsOodModel('small', enc, 1), { inSet: 'mnist', oodSets: ['noise'], outDir: out, limit: 3, trainLimit: 40, variantTrain: 20, views: 2, threads: 1 });
+  const rows = readFileSync(res.scoresPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const m = JSON.parse(readFileSync(res.metricsPath, 'utf8'));
+  assert.ok(m.methods['jepa-score-views'].noise.auroc >= 0);
+  const scorer = await JepaScorer.create(enc, { threads: 1 });
+  try {
+    const mnist = await loadDataset('mnist', { limit: 3 });
+    for (const i of [0, 2]) {
+      const rng = new Rng(i); // 1000003 x seed 0 + index
+      const s: number[] = [];
+      for (let v = 0; v < 2; v++) s.push((await scorer.score(augment(mnist.images[i], 1, 28, 28, 'digits', rng))).score);
+      const expected = -Math.log((Math.exp(-s[0]) + Math.exp(-s[1])) / 2);
+      assert.ok(Math.abs(rows[i].score_views - expected) < 1e-9, `${rows[i].score_views} vs ${expected}`);
+      assert.equal(rows[i].variants['jepa-score-views'], rows[i].score_views);
+    }
+  } finally {
+    await scorer.release();
+  }
 });
 
 test('ood on folders: the in-distribution folder is split into fit and held-out halves', async () => {
