@@ -240,8 +240,10 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
         trainOut.write({ index: i, score: trainScores[i], complexity_bits: trainBits[i] });
       }
     }
+    // training images that all compress to the same size (say, a folder of flat images) give no slope: use 0
+    const flat = trainBits.every((b) => b === trainBits[0]);
     const fit: VariantFit = {
-      slope: regressionSlope(trainBits, trainScores),
+      slope: flat ? 0 : regressionSlope(trainBits, trainScores),
       gaussian: fitEmbeddingDensity(trainZ),
       classes: train.labels ? fitEmbeddingDensity(trainZ, train.labels) : undefined,
       trainZ: trainZ.slice(0, variantTrain),
