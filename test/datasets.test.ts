@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { builtinDatasets, DIGITS, exportDatasetAsPngs, FASHION_CLASSES, loadDataset, LETTERS } from '../src/data/datasets.js';
+import { BLUR_FIRST, BLUR_SIGMA, builtinDatasets, DIGITS, exportDatasetAsPngs, FASHION_CLASSES, loadDataset, LETTERS } from '../src/data/datasets.js';
 import { encodeIdx, parseIdx, readIdx, writeIdx } from '../src/data/idx.js';
 import { Rng } from '../src/data/random.js';
 
@@ -78,7 +78,7 @@ function hashImage(px: Float32Array | Uint8Array, scale: number): string {
 }
 
 test('shipped sets: names, sizes, exact class balance, pixel range', async () => {
-  assert.deepEqual(builtinDatasets(), ['mnist-train', 'mnist', 'fashion-mnist', 'letters', 'mnist-inverted', 'noise']);
+  assert.deepEqual(builtinDatasets(), ['mnist-train', 'mnist', 'fashion-mnist', 'letters', 'mnist-inverted', 'noise', 'constant', 'mnist-blurred']);
   const expected: Record<string, [number, string[], number]> = {
     'mnist-train': [12000, DIGITS, 1200],
     mnist: [2000, DIGITS, 200],
@@ -131,6 +131,68 @@ test('shipped MNIST: test images are real MNIST test digits, never training digi
   const train = await loadDataset('mnist-train');
   const testSet = new Set(hashes);
   assert.equal(train.images.filter((im) => testSet.has(hashImage(im, 255))).length, 0);
+});
+
+test('seeded sets: constant images and blurred held-out digits, deterministic per seed', async () => {
+  // constant: black, white, then flat grey levels in 1/255 steps
+  const c1 = await loadDataset('constant', { limit: 50 });
+  const c1again = await loadDataset('constant', { limit: 50, seed: 1 });
+  const c2 = await loadDataset('constant', { limit: 50, seed: 2 });
+  assert.equal(c1.images.length, 50);
+  assert.equal(c1.labels, undefined);
+  const level = (im: Float32Array) => {
+    for (const v of im) assert.equal(v, im[0], 'flat image');
+    return Math.round(im[0] * 255);
+  };
+  assert.equal(level(c1.images[0]), 0);
+  assert.equal(level(c1.images[1]), 255);
+  assert.deepEqual(c1.images.map(level), c1again.images.map(level));
+  assert.equal(level(c2.images[0]), 0);
+  assert.equal(level(c2.images[1]), 255);
+  assert.notDeepEqual(c1.images.map(level).slice(2), c2.images.map(level).slice(2));
+  for (const im of c1.images) assert.ok(Math.abs(im[0] * 255 - level(im)) < 1e-4, 'grey levels are multiples of 1/255');
+  assert.ok(new Set(c1.images.map(level)).size > 20, 'many distinct levels');
+  // noise: seed 1 is the default; other seeds differ
+  const n1 = await loadDataset('noise', { limit: 2 });
+  assert.deepEqual(n1.images, (await loadDataset('noise', { limit: 2, seed: 1 })).images);
+  assert.notDeepEqual(n1.images[0], (await loadDataset('noise', { limit: 2, seed: 2 })).images[0]);
+
+  // mnist-blurred: each image is a held-out digit from mnist BLUR_FIRST.. blurred by a 2-D Gaussian
+  // (checked against a direct 2-D convolution, not the separable one the loader uses)
+  const all = await loadDataset('mnist');
+  const b = await loadDataset('mnist-blurred', { limit: 30, seed: 3 });
+  assert.equal(b.images.length, 30);
+  assert.equal(b.height, 28);
+  assert.deepEqual(b.classNames, all.classNames);
+  assert.deepEqual(b.images, (await loadDataset('mnist-blurred', { limit: 30, seed: 3 })).images);
+  assert.notDeepEqual(b.images[0], (await loadDataset('mnist-blurred', { limit: 1, seed: 4 })).images[0]);
+  assert.equal((await loadDataset('mnist-blurred')).images.length, 2000 - BLUR_FIRST);
+  const r = Math.ceil(3 * BLUR_SIGMA);
+  const blur2d = (img: Float32Array) => {
+    const out = new Float64Array(784);
+    let norm = 0;
+    for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) norm += Math.exp(-(dx * dx + dy * dy) / (2 * BLUR_SIGMA ** 2));
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+      let s = 0;
+      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
+        const yy = y + dy;
+        const xx = x + dx;
+        if (yy >= 0 && yy < 28 && xx >= 0 && xx < 28) s += Math.exp(-(dx * dx + dy * dy) / (2 * BLUR_SIGMA ** 2)) * Math.round(img[yy * 28 + xx] * 255);
+      }
+      out[y * 28 + x] = s / norm;
+    }
+    return out;
+  };
+  // image i is mnist digit BLUR_FIRST + (seeded permutation of the held-out half)[i]
+  const order = new Rng(3).permutation(2000 - BLUR_FIRST);
+  for (let i = 0; i < 30; i++) {
+    const j = BLUR_FIRST + order[i];
+    assert.equal(b.labels![i], all.labels![j]);
+    const ref = blur2d(all.images[j]);
+    let err = 0;
+    for (let p = 0; p < 784; p++) err = Math.max(err, Math.abs(ref[p] - b.images[i][p] * 255));
+    assert.ok(err <= 0.5 + 1e-4, `image ${i}: off by ${err} from the blurred digit ${j}`);
+  }
 });
 
 test('derived sets and options: mnist-inverted, noise, limit, size', async () => {

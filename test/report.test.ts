@@ -256,6 +256,76 @@ test('the report opens in headless Chromium with every image and plot loaded', {
   }
 });
 
+test('the report shows the variant ood chose next to the plain score: its histogram, per-class images and outliers', { skip: chromiumSkip() }, async () => {
+  const root = join(dir, 'variant');
+  const { jsonl, lines } = await makeFixture(root);
+  // a variant that orders the images differently from the score
+  const V = 'jepa-score+class-log-density';
+  const scored = lines.filter((l) => l.error === undefined) as (Line & { score: number })[];
+  for (const l of scored) l.variants = { [V]: ((l.index * 37) % 23) - 10.5 + l.index / 100, 'jepa-score+complexity': 1 };
+  await writeFile(jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const metricsPath = join(root, 'metrics.json');
+  const m = JSON.parse(await readFile(metricsPath, 'utf8'));
+  m.methods[V] = { fashion: { auroc: 0.97, fpr95: 0.1, aupr: 0.96 }, noise: { auroc: 1, fpr95: 0, aupr: 1 } };
+  m.chosen = V;
+  await writeFile(metricsPath, JSON.stringify(m));
+  assert.equal((await readMetrics(metricsPath)).chosen, V);
+  const res = await writeReport(jsonl, join(root, 'out'), { perClass: 2, outliers: 4 });
+  assert.deepEqual(res.plots.map((p) => basename(p)).filter((p) => p.startsWith('histogram')).sort(), ['histogram-variant.png', 'histogram-variant.svg', 'histogram.png', 'histogram.svg']);
+
+  const val = (l: Line) => (l.variants as Record<string, number>)[V];
+  const byVariant = (a: Line, b: Line) => val(a) - val(b) || a.index - b.index;
+  const byScore = (a: Line & { score: number }, b: Line & { score: number }) => a.score - b.score || a.index - b.index;
+  const expect = (cmp: (a: Line & { score: number }, b: Line & { score: number }) => number) =>
+    [WEIRD, 'cat', 'dog'].map((cls) => {
+      const s = scored.filter((l) => l.class === cls).sort(cmp);
+      const least = s.slice(0, Math.min(2, Math.ceil(s.length / 2)));
+      return { cls, least: least.map((l) => l.index), most: s.slice(least.length).reverse().slice(0, 2).map((l) => l.index) };
+    });
+
+  const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+    });
+    await page.goto(pathToFileURL(res.html).href, { waitUntil: 'load' });
+    // both histograms are drawn
+    for (const id of ['#histogram svg', '#histogram-variant svg']) {
+      const box = await page.$eval(id, (e) => ({ n: e.querySelectorAll('path,rect').length, w: (e as SVGSVGElement).getBBox().width }));
+      assert.ok(box.n > 10 && box.w > 100, `${id}: ${JSON.stringify(box)}`);
+    }
+    assert.match((await page.textContent('#histogram-variant')) ?? '', /class-log-density/);
+    const rowsOf = (sel: string) =>
+      page.$$eval(`${sel} .crow`, (els) =>
+        els.map((e) => ({
+          cls: e.getAttribute('data-class'),
+          least: [...e.querySelectorAll('.least figure')].map((f) => Number(f.getAttribute('data-index'))),
+          most: [...e.querySelectorAll('.most figure')].map((f) => Number(f.getAttribute('data-index'))),
+        })),
+      );
+    assert.deepEqual(await rowsOf('#classes'), expect(byScore));
+    assert.deepEqual(await rowsOf('#variant-classes'), expect(byVariant));
+    const outliers = (sel: string) => page.$$eval(`${sel} figure`, (els) => els.map((f) => Number(f.getAttribute('data-index'))));
+    assert.deepEqual(await outliers('#outliers'), [...scored].sort(byScore).slice(0, 4).map((l) => l.index));
+    assert.deepEqual(await outliers('#variant-outliers'), [...scored].sort(byVariant).slice(0, 4).map((l) => l.index));
+    // the variant's galleries show its values, and every thumbnail loaded
+    const shown = await page.$$eval('#variant-outliers figure', (els) => els.map((f) => Number(f.getAttribute('data-score'))));
+    assert.deepEqual(shown, [...scored].sort(byVariant).slice(0, 4).map(val));
+    const imgs = await page.$$eval('#variant-classes img, #variant-outliers img', (els) => els.map((e) => (e as HTMLImageElement).complete && (e as HTMLImageElement).naturalWidth > 0));
+    assert.ok(imgs.length >= 10 && imgs.every(Boolean), `variant thumbnails: ${imgs}`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+  // asked for no variant, or for one the lines lack: none shown / a clear error
+  const plain = await writeReport(jsonl, join(root, 'plain'), { variant: false });
+  assert.ok(!(await readFile(plain.html, 'utf8')).includes('variant-classes'));
+  await assert.rejects(writeReport(jsonl, join(root, 'bad'), { variant: 'nope' }), /"variants\.nope" must be a finite number/);
+});
+
 test('a 100k-line file is streamed and summarised', async () => {
   const f = join(dir, 'big.jsonl');
   const rng = new Rng(9);

@@ -1,7 +1,7 @@
 // `jepa-score demo` (what `npm start` runs): built-in model, built-in data, metrics table and report.
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { DEMO_IN, DEMO_MODEL, DEMO_OOD, runDemo } from '../experiments/demo.js';
+import { DEMO_IN, DEMO_MODEL, DEMO_OOD, DEMO_SEEDED_LIMIT, DEMO_SEEDS, runDemo } from '../experiments/demo.js';
 import { writeReport } from '../report/html.js';
 import { action } from './errors.js';
 import { optNum, parseNum, POSITIVE_INT } from './flags.js';
@@ -35,6 +35,8 @@ async function runDemoCommand(flags: DemoFlags): Promise<void> {
   console.log('');
   console.log(`OOD detection, in-distribution = held-out ${DEMO_IN} (AUROC and AUPR: higher is better; FPR95: lower is better)`);
   console.log(res.table);
+  console.log(`Sets drawn at random (noise, constant, mnist-blurred: ${Math.min(limit, DEMO_SEEDED_LIMIT)} images per seed) give the mean over seeds ${DEMO_SEEDS.join(', ')} and the range.`);
+  console.log(`Best JEPA-based method by mean AUROC over the sets: ${res.chosen} (${res.meanAuroc[res.chosen].toFixed(3)})`);
   console.log('');
   console.log(`metrics: ${res.metricsPath}`);
   console.log(`scores:  ${res.scoresPath}`);

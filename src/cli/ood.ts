@@ -1,6 +1,7 @@
 // `jepa-score ood`: JEPA-SCORE and its variants against kNN / Mahalanobis / norm baselines on OOD sets.
 import { Command } from 'commander';
 import { resolve } from 'node:path';
+import { AugmentPreset } from '../data/augment.js';
 import { loadOodModel, runOod } from '../experiments/ood.js';
 import { writeReport } from '../report/html.js';
 import { action, UserError } from './errors.js';
@@ -19,6 +20,11 @@ interface OodFlags {
   k: string;
   eps: string;
   seed: string;
+  seeds: string;
+  views: string;
+  seededLimit?: string;
+  augment: string;
+  variantTrain: string;
   threads?: string;
   report: boolean;
 }
@@ -41,6 +47,11 @@ export function register(program: Command): void {
     .option('--k <list>', 'kNN neighbours, comma separated', '1,5,50')
     .option('--eps <eps>', 'JEPA-SCORE clips singular values below eps', '1e-6')
     .option('--seed <n>', 'seed for the fit/held-out split of a folder', '0')
+    .option('--seeds <list>', 'seeds of the random OOD sets (noise, constant, mnist-blurred), comma separated; metrics are the mean over seeds', '1')
+    .option('--seeded-limit <n>', 'images per seed of the random OOD sets (default: --limit)')
+    .option('--views <n>', "also the paper's eq. 4: JEPA-SCORE averaged over n augmented views per image (n times the scoring time)", '0')
+    .option('--augment <preset>', 'augmentation of the views: digits, dinov2 or none', 'digits')
+    .option('--variant-train <n>', 'training images scored for the fitted variants (complexity slope, kNN-normalised)', '500')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
     .option('--no-report', 'skip the HTML report')
     .action(action(runOodCommand));
@@ -64,10 +75,16 @@ async function runOodCommand(flags: OodFlags): Promise<void> {
     ks,
     eps,
     seed: Number(flags.seed) || 0,
+    seeds: flags.seeds.split(',').map((x) => parseNum(x.trim(), 'seeds', { int: true })),
+    seededLimit: optNum(flags.seededLimit, 'seeded-limit', POSITIVE_INT),
+    views: parseNum(flags.views, 'views', { int: true, min: 0 }),
+    augment: parseAugment(flags.augment),
+    variantTrain: parseNum(flags.variantTrain, 'variant-train', { int: true, min: 2 }),
     threads,
     log: (line) => console.error(line),
   });
   console.log(res.table);
+  console.error(`best JEPA-based method by mean AUROC: ${res.chosen} (${res.meanAuroc[res.chosen].toFixed(3)})`);
   console.error(`metrics: ${res.metricsPath}`);
   console.error(`scores:  ${res.scoresPath}`);
   if (flags.report) {
@@ -75,4 +92,9 @@ async function runOodCommand(flags: OodFlags): Promise<void> {
     console.error(`report:  ${rep.html}`);
   }
   console.error(`done in ${formatSeconds((performance.now() - t0) / 1000)}`);
+}
+
+function parseAugment(v: string): AugmentPreset {
+  if (v === 'digits' || v === 'dinov2' || v === 'none') return v;
+  throw new UserError(`--augment must be digits, dinov2 or none, got '${v}'`);
 }

@@ -14,6 +14,7 @@ interface ReportFlags {
   maxClasses: string;
   vectorImages: string;
   field: string;
+  variant?: string;
 }
 
 export function register(program: Command): void {
@@ -29,6 +30,7 @@ export function register(program: Command): void {
     .option('--max-classes <n>', 'classes shown', '40')
     .option('--vector-images <n>', 'images whose singular vectors are shown', '6')
     .option('--field <name>', 'score to show: score or score_rank', 'score')
+    .option('--variant <name>', 'a variant (key of the lines\' "variants") shown next to the score, or none (default: the one metrics.json chose)')
     .action(action(runReport));
 }
 
@@ -44,6 +46,7 @@ async function runReport(scores: string, flags: ReportFlags): Promise<void> {
     maxClasses: parseNum(flags.maxClasses, 'max-classes', NON_NEGATIVE_INT),
     vectorImages: parseNum(flags.vectorImages, 'vector-images', NON_NEGATIVE_INT),
     field: flags.field,
+    variant: flags.variant === 'none' ? false : flags.variant,
   });
   console.error(`report: ${res.html} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   for (const p of res.plots) console.error(`plot:   ${p}`);

@@ -63,7 +63,16 @@ export const STORED: Record<string, StoredSet> = {
 const DERIVED: Record<string, string> = {
   'mnist-inverted': 'the mnist test subset with 1 - x (black digits on white)',
   noise: '2000 images of uniform noise in [0, 1] (seed 1, quantised to 1/255)',
+  constant: '2000 flat images: all black, all white, then grey levels drawn uniformly from 0..255 (seed 1)',
+  'mnist-blurred': '1000 held-out MNIST test digits (from the second half of the mnist subset, seeded order) blurred with a Gaussian of sigma 2 px',
 };
+
+/** Derived sets whose images depend on a seed (`loadDataset(name, { seed })`). */
+export const SEEDED_SETS = ['noise', 'constant', 'mnist-blurred'];
+/** Standard deviation (pixels) of the blur of `mnist-blurred`. */
+export const BLUR_SIGMA = 2;
+/** `mnist-blurred` draws from mnist test digits BLUR_FIRST..end, so it never repeats the first BLUR_FIRST `mnist` images. */
+export const BLUR_FIRST = 1000;
 
 export const NOISE_SEED = 1;
 export const NOISE_COUNT = 2000;
@@ -121,18 +130,19 @@ export function readStored(name: string): { pixels: Uint8Array; labels: Uint8Arr
  * `limit` keeps the first images; `size` resizes every image to size x size (bilinear). Folder images are
  * converted to grayscale (PIL's weights; alpha dropped) and must all be one size unless `size` is given.
  */
-export async function loadDataset(nameOrFolder: string, opts: { limit?: number; size?: number } = {}): Promise<Dataset> {
+export async function loadDataset(nameOrFolder: string, opts: { limit?: number; size?: number; seed?: number } = {}): Promise<Dataset> {
   const { limit, size } = opts;
+  if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new Error(`data set ${nameOrFolder}: seed must be an integer, got ${opts.seed}`);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new Error(`data set ${nameOrFolder}: limit must be a non-negative integer, got ${limit}`);
   if (size !== undefined && (!Number.isInteger(size) || size < 1)) throw new Error(`data set ${nameOrFolder}: size must be a positive integer, got ${size}`);
-  if (STORED[nameOrFolder] || DERIVED[nameOrFolder]) return loadBuiltin(nameOrFolder, limit, size);
+  if (STORED[nameOrFolder] || DERIVED[nameOrFolder]) return loadBuiltin(nameOrFolder, limit, size, opts.seed ?? NOISE_SEED);
   if (!existsSync(nameOrFolder)) {
     throw new Error(`${nameOrFolder}: neither a built-in data set (${builtinDatasets().join(', ')}) nor a file or folder`);
   }
   return loadFolder(nameOrFolder, limit, size);
 }
 
-async function loadBuiltin(name: string, limit: number | undefined, size: number | undefined): Promise<Dataset> {
+async function loadBuiltin(name: string, limit: number | undefined, size: number | undefined, seed: number): Promise<Dataset> {
   let pixels: Uint8Array;
   let labels: Uint8Array | undefined;
   let classNames: string[] | undefined;
@@ -141,8 +151,29 @@ async function loadBuiltin(name: string, limit: number | undefined, size: number
   if (name === 'noise') {
     const n = Math.min(limit ?? NOISE_COUNT, NOISE_COUNT);
     pixels = new Uint8Array(n * height * width);
-    const rng = new Rng(NOISE_SEED);
+    const rng = new Rng(seed);
     for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
+  } else if (name === 'constant') {
+    const n = Math.min(limit ?? NOISE_COUNT, NOISE_COUNT);
+    pixels = new Uint8Array(n * height * width);
+    const rng = new Rng(seed);
+    for (let i = 0; i < n; i++) pixels.fill(constantLevel(i, rng), i * height * width, (i + 1) * height * width);
+  } else if (name === 'mnist-blurred') {
+    const src = readStored('mnist');
+    ({ height, width } = src);
+    const hw = height * width;
+    const pool = src.labels.length - BLUR_FIRST;
+    const order = new Rng(seed).permutation(pool);
+    const n = Math.min(limit ?? pool, pool);
+    pixels = new Uint8Array(n * hw);
+    const lab = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const j = BLUR_FIRST + order[i];
+      pixels.set(gaussianBlurU8(src.pixels.subarray(j * hw, (j + 1) * hw), height, width, BLUR_SIGMA), i * hw);
+      lab[i] = src.labels[j];
+    }
+    labels = lab;
+    classNames = STORED.mnist.classNames;
   } else {
     const src = readStored(name === 'mnist-inverted' ? 'mnist' : name);
     ({ pixels, labels, height, width } = src);
@@ -216,6 +247,54 @@ export async function exportDatasetAsPngs(name: string, dir: string, limit?: num
 
 function safeName(s: string): string {
   return s.replace(/[/\\:*?"<>|]/g, '_');
+}
+
+/** Grey level of image i of the `constant` set: 0 (black), 255 (white), then uniform draws from rng. */
+function constantLevel(i: number, rng: Rng): number {
+  if (i === 0) return 0;
+  if (i === 1) return 255;
+  return rng.int(256);
+}
+
+/** The normalised 1-D Gaussian kernel of standard deviation sigma, radius ceil(3 sigma). */
+export function gaussianKernel(sigma: number): Float64Array {
+  if (!(sigma > 0)) throw new Error(`blur: sigma must be positive, got ${sigma}`);
+  const r = Math.ceil(3 * sigma);
+  const k = Float64Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const sum = k.reduce((a, b) => a + b, 0);
+  return k.map((v) => v / sum);
+}
+
+/**
+ * Separable Gaussian blur of an 8-bit h x w image; pixels outside the image count as 0 (the black MNIST
+ * background). Rounded back to 8 bits.
+ */
+export function gaussianBlurU8(img: Uint8Array, h: number, w: number, sigma: number): Uint8Array {
+  const k = gaussianKernel(sigma);
+  const r = (k.length - 1) / 2;
+  const tmp = new Float64Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let t = -r; t <= r; t++) {
+        const xx = x + t;
+        if (xx >= 0 && xx < w) s += k[t + r] * img[y * w + xx];
+      }
+      tmp[y * w + x] = s;
+    }
+  }
+  const out = new Uint8Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let t = -r; t <= r; t++) {
+        const yy = y + t;
+        if (yy >= 0 && yy < h) s += k[t + r] * tmp[yy * w + x];
+      }
+      out[y * w + x] = Math.min(255, Math.max(0, Math.round(s)));
+    }
+  }
+  return out;
 }
 
 function toUnit(u8: Uint8Array): Float32Array {

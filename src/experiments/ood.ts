@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { preprocessConfigFor } from '../data/preprocess.js';
-import { Dataset, loadDataset } from '../data/datasets.js';
+import { augment, AugmentPreset } from '../data/augment.js';
+import { BLUR_FIRST, Dataset, loadDataset, SEEDED_SETS } from '../data/datasets.js';
 import { writePng } from '../data/images.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
@@ -12,9 +13,10 @@ import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/built
 import { buildDigitsEncoder, DigitsEncoder, isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
 import { EncoderGraph, loadEncoder } from '../models/encoder.js';
 import { Session } from '../runtime/session.js';
-import { Encoder, JepaScorer } from '../score/jepa.js';
+import { Encoder, JepaScorer, ScoreResult } from '../score/jepa.js';
 import { fitMahalanobis, knnScores, mahalanobisScores, normScores } from './baselines.js';
 import { OodMetrics, oodMetrics } from './metrics.js';
+import { complexityBits, complexityCorrected, EmbeddingDensity, embeddingLogDensity, fitEmbeddingDensity, knnMean, regressionSlope, viewAverage } from './variants.js';
 
 /** An encoder plus how to turn a data set image into its input. */
 export interface OodModel {
@@ -42,12 +44,32 @@ export interface OodOptions {
   eps?: number;
   seed?: number;
   threads?: number;
+  /** seeds of the OOD sets whose images are random (noise, constant, mnist-blurred); default [1] */
+  seeds?: number[];
+  /** images per seed of those sets (default: limit) */
+  seededLimit?: number;
+  /** Monte-Carlo views per image for the eq. 4 view average (default 0: not computed) */
+  views?: number;
+  /** augmentation of the views (default 'digits') */
+  augment?: AugmentPreset;
+  /** training images whose JEPA-SCORE the fitted variants use (default 500) */
+  variantTrain?: number;
+  /** neighbours of the kNN-normalised variant (default 10) */
+  variantK?: number;
   /** write PNGs of the evaluated images so scores.jsonl points at files (default true) */
   exportImages?: boolean;
   log?: (line: string) => void;
 }
 
-export type MetricsTable = Record<string, Record<string, OodMetrics>>;
+/** Metrics on one OOD set; for a set drawn with several seeds, the mean over seeds and each metric's range. */
+export interface SetMetrics extends OodMetrics {
+  seeds?: number[];
+  auroc_range?: [number, number];
+  fpr95_range?: [number, number];
+  aupr_range?: [number, number];
+}
+
+export type MetricsTable = Record<string, Record<string, SetMetrics>>;
 
 export interface OodResult {
   methods: MetricsTable;
@@ -57,6 +79,9 @@ export interface OodResult {
   scoresPath: string;
   counts: Record<string, number>;
   seconds: { embedTrain: number; score: number; baselines: number };
+  /** the JEPA-based method with the highest mean AUROC */
+  chosen: string;
+  meanAuroc: Record<string, number>;
 }
 
 /** A line of scores.jsonl from an earlier run. */
@@ -67,6 +92,7 @@ interface DoneLine {
   rank: number;
   log_density_embedding: number;
   embedding: number[];
+  score_views?: number;
 }
 
 /** One scored image of an evaluated set. */
@@ -76,9 +102,14 @@ interface Scored {
   rank: number;
   embedding: Float32Array;
   logDensityEmbedding: number;
+  variants: Record<string, number>;
 }
 
-export const JEPA_METHODS = ['jepa-score', 'jepa-score-rank', 'jepa-score+log-density', 'embedding-log-density'];
+/** The JEPA-based methods (the candidates for `chosen`); `jepa-score-views` only with views > 0. */
+export const JEPA_METHODS = [
+  'jepa-score', 'jepa-score-rank', 'jepa-score+log-density', 'jepa-score+complexity', 'jepa-score-complexity', 'jepa-score-complexity-fit',
+  'jepa-score+fitted-log-density', 'jepa-score+class-log-density', 'jepa-score-knn-normalised', 'jepa-score-views',
+];
 
 function className(ds: Dataset, i: number): string | undefined {
   if (!ds.labels) return undefined;
@@ -127,13 +158,26 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
     train = subset(all, perm.slice(0, half).sort((a, b) => a - b), `${all.name} (fit half)`);
     inEval = subset(all, perm.slice(half).sort((a, b) => a - b).slice(0, limit));
   }
-  const evalSets: Dataset[] = [inEval];
-  for (const name of opts.oodSets) evalSets.push(await loadDataset(name, { limit, size: model.size }));
-  for (const ds of [train, ...evalSets]) checkSize(ds, model.size);
-  const setNames = [opts.inSet, ...opts.oodSets];
+  // Evaluated samples: the in-distribution set, then each OOD set, once per seed when its images are random.
+  const seeds = opts.seeds ?? [1];
+  if (seeds.length === 0 || !seeds.every(Number.isInteger) || new Set(seeds).size !== seeds.length) throw new Error(`seeds must be distinct integers, got ${seeds.join(',')}`);
+  if (opts.inSet === 'mnist' && opts.oodSets.includes('mnist-blurred') && limit > BLUR_FIRST) {
+    throw new Error(`mnist-blurred draws from mnist test digits ${BLUR_FIRST}-1999; with --limit ${limit} the in-distribution sample would overlap it (use --limit ${BLUR_FIRST} or less)`);
+  }
+  const samples: Sample[] = [{ name: opts.inSet, label: opts.inSet, ds: inEval }];
+  for (const name of opts.oodSets) {
+    if (SEEDED_SETS.includes(name)) {
+      for (const seed of seeds) samples.push({ name, seed, label: seeds.length > 1 ? `${name}@${seed}` : name, ds: await loadDataset(name, { limit: opts.seededLimit ?? limit, size: model.size, seed }) });
+    } else samples.push({ name, label: name, ds: await loadDataset(name, { limit, size: model.size }) });
+  }
+  for (const ds of [train, ...samples.map((x) => x.ds)]) checkSize(ds, model.size);
   const counts: Record<string, number> = { [`train:${trainName ?? opts.inSet}`]: train.images.length };
-  evalSets.forEach((ds, i) => (counts[setNames[i]] = ds.images.length));
+  for (const x of samples) counts[x.label] = x.ds.images.length;
   const prepare = model.prepare ?? ((x: Float32Array) => x);
+  const views = opts.views ?? 0;
+  const variantTrain = Math.min(opts.variantTrain ?? 500, train.images.length);
+  const variantK = Math.min(opts.variantK ?? 10, variantTrain);
+  if (variantTrain < 2) throw new Error(`the fitted variants need at least 2 training images, got ${variantTrain}`);
 
   const scorer = await JepaScorer.create(model.encoder, { eps: opts.eps, threads: opts.threads });
   const embed = model.embed ?? ((xs: Float32Array[]) => scorer.embed(xs));
@@ -145,49 +189,105 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
 
     // Built-in images as PNGs, so the scores file points at real files.
     const pathsOf: (string | undefined)[][] = [];
-    for (let s = 0; s < evalSets.length; s++) {
-      const ds = evalSets[s];
-      if (ds.paths) pathsOf.push(ds.paths);
-      else if (opts.exportImages !== false) pathsOf.push(await writeImages(ds, join(opts.outDir, 'images', safeName(setNames[s]))));
+    for (const x of samples) {
+      if (x.ds.paths) pathsOf.push(x.ds.paths);
+      else if (opts.exportImages !== false) pathsOf.push(await writeImages(x.ds, join(opts.outDir, 'images', safeName(x.seed !== undefined ? `${x.name}_seed${x.seed}` : x.name))));
       else pathsOf.push([]);
     }
 
-    // JEPA-SCORE of every evaluated image.
+    // A killed run resumes: with the same settings, lines already in scores.jsonl / train-scores.jsonl (which
+    // carry what is needed) are taken as they are; other settings start the files afresh.
     t0 = performance.now();
-    // A killed run resumes: with the same settings, lines already in scores.jsonl (which carry the embedding)
-    // are taken as they are; other settings start the file afresh.
     const scoresPath = join(opts.outDir, 'scores.jsonl');
+    const trainScoresPath = join(opts.outDir, 'train-scores.jsonl');
     const runPath = join(opts.outDir, 'ood-run.json');
-    const settings = JSON.stringify({ model: model.name, sets: setNames, counts, eps: opts.eps ?? null, seed: opts.seed ?? 0, train: trainName ?? null });
+    const settings = JSON.stringify({
+      model: model.name, sets: samples.map((x) => x.label), counts, eps: opts.eps ?? null, seed: opts.seed ?? 0, train: trainName ?? null,
+      views, augment: views > 0 ? opts.augment ?? 'digits' : null, variantTrain,
+    });
     const done = new Map<number, DoneLine>();
+    const doneTrain = new Map<number, number>();
     if (existsSync(runPath) && readFileSync(runPath, 'utf8') === settings) {
       for (const r of readJsonl<DoneLine>(scoresPath).records) if (Array.isArray(r.embedding)) done.set(r.index, r);
-      if (done.size) log(`resuming ${scoresPath}: ${done.size} images already scored`);
+      if (existsSync(trainScoresPath)) for (const r of readJsonl<{ index: number; score: number }>(trainScoresPath).records) doneTrain.set(r.index, r.score);
+      if (done.size + doneTrain.size) log(`resuming ${opts.outDir}: ${doneTrain.size} training and ${done.size} evaluated images already scored`);
     } else {
       writeFileSync(scoresPath, '');
+      writeFileSync(trainScoresPath, '');
       writeFileSync(runPath, settings);
     }
+
+    // Same image, same score: constant images repeat, so each distinct image is scored once.
+    const cache = new Map<string, ScoreResult>();
+    const scoreOnce = async (img: Float32Array): Promise<ScoreResult> => {
+      const key = Buffer.from(img.buffer, img.byteOffset, img.byteLength).toString('base64');
+      let r = cache.get(key);
+      if (!r) cache.set(key, (r = await scorer.score(prepare(img))));
+      return r;
+    };
+
+    // JEPA-SCORE of the first `variantTrain` training images, for the fitted variants.
+    log(`scoring ${variantTrain} training images for the fitted variants`);
+    const trainOut = new JsonlWriter(trainScoresPath);
+    const trainScores = new Float64Array(variantTrain);
+    const trainBits = new Float64Array(variantTrain);
+    for (let i = 0; i < variantTrain; i++) {
+      trainBits[i] = complexityBits(train.images[i]);
+      const old = doneTrain.get(i);
+      if (old !== undefined) trainScores[i] = old;
+      else {
+        trainScores[i] = (await scorer.score(prepare(train.images[i]))).score;
+        trainOut.write({ index: i, score: trainScores[i], complexity_bits: trainBits[i] });
+      }
+    }
+    // training images that all compress to the same size (say, a folder of flat images) give no slope: use 0
+    const flat = trainBits.every((b) => b === trainBits[0]);
+    const fit: VariantFit = {
+      slope: flat ? 0 : regressionSlope(trainBits, trainScores),
+      gaussian: fitEmbeddingDensity(trainZ),
+      classes: train.labels ? fitEmbeddingDensity(trainZ, train.labels) : undefined,
+      trainZ: trainZ.slice(0, variantTrain),
+      trainScores,
+      k: variantK,
+    };
+    log(`complexity slope on the training images: ${fit.slope.toFixed(5)} nats per bit`);
+
+    // JEPA-SCORE and the variants of every evaluated image.
     const out = new JsonlWriter(scoresPath);
     const scored: Scored[][] = [];
     let index = 0;
-    const total = evalSets.reduce((a, d) => a + d.images.length, 0);
-    for (let s = 0; s < evalSets.length; s++) {
-      const ds = evalSets[s];
+    const total = samples.reduce((a, x) => a + x.ds.images.length, 0);
+    for (let s = 0; s < samples.length; s++) {
+      const { ds } = samples[s];
       const rows: Scored[] = [];
       for (let i = 0; i < ds.images.length; i++, index++) {
+        const img = ds.images[i];
+        const bits = complexityBits(img);
         const old = done.get(index);
         if (old) {
-          rows.push({ score: old.score, scoreRank: old.score_rank, rank: old.rank, embedding: Float32Array.from(old.embedding), logDensityEmbedding: old.log_density_embedding });
+          const r = { score: old.score, embedding: Float32Array.from(old.embedding), logDensityEmbedding: old.log_density_embedding };
+          rows.push({ ...r, scoreRank: old.score_rank, rank: old.rank, variants: variantValues(fit, r, bits, old.score_views) });
           continue;
         }
-        const r = await scorer.score(prepare(ds.images[i]));
-        rows.push(r);
+        const r = await scoreOnce(img);
+        let viewScore: number | undefined;
+        if (views > 0) {
+          const vr = new Rng(1000003 * (opts.seed ?? 0) + index);
+          const vs: number[] = [];
+          for (let v = 0; v < views; v++) vs.push((await scoreOnce(augment(img, 1, model.size, model.size, opts.augment ?? 'digits', vr))).score);
+          viewScore = viewAverage(vs);
+        }
+        const variants = variantValues(fit, r, bits, viewScore);
+        rows.push({ score: r.score, scoreRank: r.scoreRank, rank: r.rank, embedding: r.embedding, logDensityEmbedding: r.logDensityEmbedding, variants });
         const path = pathsOf[s][i];
-        const rec: Record<string, unknown> = { index, dataset: setNames[s] };
+        const rec: Record<string, unknown> = { index, dataset: samples[s].name };
+        if (samples[s].seed !== undefined) rec.ood_seed = samples[s].seed;
         if (path) rec.path = relative(opts.outDir, path);
         const cls = className(ds, i);
         if (cls !== undefined) rec.class = cls;
-        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: r.embedding.length, log_density_embedding: r.logDensityEmbedding, embedding: Array.from(r.embedding) });
+        Object.assign(rec, { score: r.score, score_rank: r.scoreRank, rank: r.rank, complexity_bits: bits });
+        if (viewScore !== undefined) rec.score_views = viewScore;
+        Object.assign(rec, { variants, embedding_dim: r.embedding.length, log_density_embedding: r.logDensityEmbedding, embedding: Array.from(r.embedding) });
         out.write(rec);
         if ((index + 1) % 100 === 0 || index + 1 === total) log(`scored ${index + 1}/${total} images`);
       }
@@ -195,7 +295,7 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
     }
     const scoreSeconds = (performance.now() - t0) / 1000;
 
-    // Every method's in-distribution score for every evaluated set.
+    // Every method's in-distribution score for every evaluated sample.
     t0 = performance.now();
     const perMethod = new Map<string, Float64Array[]>();
     const put = (m: string, v: Float64Array) => {
@@ -210,6 +310,7 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
       put('jepa-score', Float64Array.from(rows, (r) => r.score));
       put('jepa-score-rank', Float64Array.from(rows, (r) => r.scoreRank));
       put('jepa-score+log-density', Float64Array.from(rows, (r) => r.score + r.logDensityEmbedding));
+      for (const v of Object.keys(rows[0]?.variants ?? {})) put(v, Float64Array.from(rows, (r) => r.variants[v]));
       put('embedding-log-density', Float64Array.from(rows, (r) => r.logDensityEmbedding));
       const knn = knnScores(trainZ, zs, usableKs);
       for (const k of usableKs) put(`knn-${k}`, knn.get(k)!);
@@ -220,11 +321,18 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
     const methods: MetricsTable = {};
     for (const [m, sets] of perMethod) {
       methods[m] = {};
-      for (let s = 1; s < sets.length; s++) methods[m][setNames[s]] = oodMetrics(sets[0], sets[s]);
+      for (const name of opts.oodSets) {
+        const per = samples.flatMap((x, s) => (x.name === name && s > 0 ? [oodMetrics(sets[0], sets[s])] : []));
+        methods[m][name] = averageMetrics(per, samples.filter((x, s) => x.name === name && s > 0).map((x) => x.seed));
+      }
     }
+    const meanAuroc: Record<string, number> = {};
+    for (const [m, per] of Object.entries(methods)) meanAuroc[m] = opts.oodSets.reduce((a, n) => a + per[n].auroc, 0) / opts.oodSets.length;
+    const jepaBased = Object.keys(methods).filter((m) => JEPA_METHODS.includes(m));
+    const chosen = jepaBased.reduce((a, b) => (meanAuroc[b] > meanAuroc[a] ? b : a));
     const baselineSeconds = (performance.now() - t0) / 1000;
 
-    const table = metricsTable(methods, opts.oodSets);
+    const table = metricsTable(methods, opts.oodSets, meanAuroc);
     const metricsPath = join(opts.outDir, 'metrics.json');
     const tablePath = join(opts.outDir, 'metrics.md');
     const seconds = { embedTrain, score: scoreSeconds, baselines: baselineSeconds };
@@ -234,16 +342,73 @@ export async function runOod(model: OodModel, opts: OodOptions): Promise<OodResu
       ood: opts.oodSets,
       train: trainName ?? `${opts.inSet} (seeded half)`,
       counts,
-      convention: 'higher score = more in-distribution; in-distribution is the positive class; aupr = AUPR-In',
+      seeds: opts.oodSets.some((n) => SEEDED_SETS.includes(n)) ? seeds : undefined,
+      convention: 'higher score = more in-distribution; in-distribution is the positive class; aupr = AUPR-In; sets drawn with several seeds give the mean over seeds and the range',
+      chosen,
+      chosen_rule: 'the JEPA-based method (jepa-score and its variants) with the highest mean AUROC over the OOD sets',
+      mean_auroc: meanAuroc,
+      variant_fit: { complexity_slope: fit.slope, training_images_scored: variantTrain, knn_k: variantK, views, augment: views > 0 ? opts.augment ?? 'digits' : undefined },
       methods,
       seconds,
     };
     writeFileSync(metricsPath, JSON.stringify(summary, null, 2) + '\n');
     writeFileSync(tablePath, table + '\n');
-    return { methods, table, metricsPath, tablePath, scoresPath, counts, seconds };
+    return { methods, table, metricsPath, tablePath, scoresPath, counts, seconds, chosen, meanAuroc };
   } finally {
     await scorer.release();
   }
+}
+
+/** One evaluated sample: a data set, drawn with `seed` when its images are random. */
+interface Sample {
+  name: string;
+  seed?: number;
+  /** name, or name@seed when several seeds are drawn */
+  label: string;
+  ds: Dataset;
+}
+
+/** What the fitted variants need, all from the training split. */
+export interface VariantFit {
+  /** least-squares slope of JEPA-SCORE on complexity (bits) over the scored training images */
+  slope: number;
+  gaussian: EmbeddingDensity;
+  classes?: EmbeddingDensity;
+  /** embeddings and JEPA-SCOREs of the scored training images */
+  trainZ: Float32Array[];
+  trainScores: Float64Array;
+  k: number;
+}
+
+/** Every variant's value for one image (higher = more in-distribution). */
+export function variantValues(
+  fit: VariantFit,
+  r: { score: number; embedding: Float32Array },
+  bits: number,
+  viewScore?: number,
+): Record<string, number> {
+  const v: Record<string, number> = {
+    'jepa-score+complexity': complexityCorrected(r.score, bits),
+    'jepa-score-complexity': r.score - bits * Math.LN2,
+    'jepa-score-complexity-fit': r.score - fit.slope * bits,
+    'jepa-score+fitted-log-density': r.score + embeddingLogDensity(fit.gaussian, [r.embedding])[0],
+  };
+  if (fit.classes) v['jepa-score+class-log-density'] = r.score + embeddingLogDensity(fit.classes, [r.embedding])[0];
+  v['jepa-score-knn-normalised'] = r.score - knnMean(fit.trainZ, fit.trainScores, [r.embedding], fit.k)[0];
+  if (viewScore !== undefined) v['jepa-score-views'] = viewScore;
+  return v;
+}
+
+/** Mean of the metrics over seeds, with the range of each when there are several. */
+function averageMetrics(per: OodMetrics[], seeds: (number | undefined)[]): SetMetrics {
+  if (per.length === 1) return { ...per[0] };
+  const out: SetMetrics = { auroc: 0, fpr95: 0, aupr: 0, seeds: seeds.filter((x): x is number => x !== undefined) };
+  for (const key of ['auroc', 'fpr95', 'aupr'] as const) {
+    const vals = per.map((m) => m[key]);
+    out[key] = vals.reduce((a, b) => a + b, 0) / vals.length;
+    out[`${key}_range`] = [Math.min(...vals), Math.max(...vals)];
+  }
+  return out;
 }
 
 function safeName(s: string): string {
@@ -326,13 +491,19 @@ function imageModel(spec: string, enc: EncoderGraph): OodModel {
 
 const fmt = (v: number) => v.toFixed(3);
 
-/** A markdown table: one row per method, AUROC / FPR95 / AUPR per OOD set. */
-export function metricsTable(methods: MetricsTable, oodSets: string[]): string {
-  const head = ['method', ...oodSets.flatMap((s) => [`${s} AUROC`, `${s} FPR95`, `${s} AUPR`])];
+/** A metric with its range over seeds when there is one: `0.950 (0.940-0.960)`. */
+function cell(m: SetMetrics, key: 'auroc' | 'fpr95' | 'aupr'): string {
+  const r = m[`${key}_range`];
+  return r ? `${fmt(m[key])} (${fmt(r[0])}-${fmt(r[1])})` : fmt(m[key]);
+}
+
+/** A markdown table: one row per method, AUROC / FPR95 / AUPR per OOD set (and the mean AUROC when given). */
+export function metricsTable(methods: MetricsTable, oodSets: string[], meanAuroc?: Record<string, number>): string {
+  const head = ['method', ...(meanAuroc ? ['mean AUROC'] : []), ...oodSets.flatMap((s) => [`${s} AUROC`, `${s} FPR95`, `${s} AUPR`])];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const [m, per] of Object.entries(methods)) {
-    const cells = oodSets.flatMap((s) => (per[s] ? [fmt(per[s].auroc), fmt(per[s].fpr95), fmt(per[s].aupr)] : ['-', '-', '-']));
-    lines.push(`| ${m} | ${cells.join(' | ')} |`);
+    const cells = oodSets.flatMap((s) => (per[s] ? [cell(per[s], 'auroc'), cell(per[s], 'fpr95'), cell(per[s], 'aupr')] : ['-', '-', '-']));
+    lines.push(`| ${m} | ${meanAuroc ? `${fmt(meanAuroc[m])} | ` : ''}${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }

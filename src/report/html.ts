@@ -1,8 +1,9 @@
 // One self-contained HTML report for a scores .jsonl: summary, metrics, histograms, per-class least and
 // most likely images, outliers, Jacobian singular vectors. Images are data: URIs, plots inline SVG.
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Thumbnails, type Thumb } from './images.js';
 import { groupColor, heatmap, histogram, spectrumPlot, writePlot, type Plot } from './plots.js';
 import { naturalCompare, readMetrics, readScores, type Metrics, type ScoreSet, type ScoredItem } from './read.js';
@@ -23,6 +24,11 @@ export interface ReportOptions {
   maxVectors?: number;
   /** which score to show (default 'score') */
   field?: 'score' | 'score_rank';
+  /**
+   * a variant shown next to the score (histogram, per-class images, outliers): a key of the lines' `variants`.
+   * Default: the metrics' `chosen` method when the lines carry it; `false` shows none.
+   */
+  variant?: string | false;
   /** thumbnail size in pixels (default 96) */
   thumbSize?: number;
 }
@@ -39,11 +45,25 @@ export async function writeReport(jsonlPath: string, outDir: string, opts: Repor
   await mkdir(outDir, { recursive: true });
 
   const label = set.field === 'score_rank' ? 'JEPA-SCORE (rank-limited)' : 'JEPA-SCORE';
+  // the variant shown beside the score: asked for, or the one `ood` chose, when the lines carry it
+  let variant: { set: ScoreSet; name: string } | undefined;
+  const variantName = opts.variant === false ? undefined : opts.variant ?? (metrics?.chosen !== 'jepa-score' ? metrics?.chosen : undefined);
+  if (variantName !== undefined && set.items.length > 0) {
+    const hasIt = opts.variant !== undefined || (await firstLineHasVariant(jsonlPath, variantName));
+    if (hasIt) variant = { set: await readScores(jsonlPath, { field: `variants.${variantName}`, vectorImages: 0, spectrumSample: 0 }), name: variantName };
+  }
   const plots: { name: string; title: string; plot: Plot; note: string }[] = [];
   if (set.items.length > 0) {
     const groups = set.groups.map((g) => ({ name: g, values: set.items.filter((it) => it.group === g).map((it) => it.value) }));
     const h = await histogram(groups, { xTitle: label, title: `${label} by ${groupWord(set)}` });
     plots.push({ name: 'histogram', title: 'Score histograms', plot: h, note: `Density of ${label} per ${groupWord(set)} on common bins. Higher scores mean more likely under the density the encoder implies.` });
+  }
+  if (variant) {
+    const v = variant.set;
+    const groups = v.groups.map((g) => ({ name: g, values: v.items.filter((it) => it.group === g).map((it) => it.value) }));
+    // a variant can put OOD images thousands of nats away: the x range follows the first (in-distribution) group
+    const h = await histogram(groups, { xTitle: variant.name, title: `${variant.name} by ${groupWord(v)}`, range: focusRange(groups) });
+    plots.push({ name: 'histogram-variant', title: `Variant histograms`, plot: h, note: `Density of the variant ${variant.name} per ${groupWord(v)}, next to the plain score; the x range is the first ${groupWord(v)}'s 1-99% range widened 3 times its width each side, values beyond are counted in the end bins. Higher means more in-distribution.` });
   }
   if (set.spectra.length > 0) {
     const s = await spectrumPlot(set.spectra, set.groups);
@@ -65,10 +85,23 @@ export async function writeReport(jsonlPath: string, outDir: string, opts: Repor
   for (const p of plots) plotFiles.push(...(await writePlot(p.plot, outDir, p.name)));
 
   const thumbs = new Thumbnails(opts.thumbSize ?? 96);
-  const page = await renderPage(set, metrics, plots, thumbs, { ...opts, metrics: metricsPath, label });
+  const page = await renderPage(set, metrics, plots, thumbs, { ...opts, metrics: metricsPath, label }, variant);
   const html = join(outDir, 'report.html');
   await writeFile(html, page);
   return { html, plots: plotFiles };
+}
+
+/** The first group's 1%..99% range widened by 3x its width on each side, within the range of all values. */
+export function focusRange(groups: { values: number[] }[]): [number, number] | undefined {
+  const first = [...(groups[0]?.values ?? [])].sort((a, b) => a - b);
+  if (groups.length < 2 || first.length < 2) return undefined;
+  const q = (p: number) => first[Math.min(first.length - 1, Math.max(0, Math.round(p * (first.length - 1))))];
+  const span = q(0.99) - q(0.01);
+  if (!(span > 0)) return undefined;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const g of groups) for (const v of g.values) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  return [Math.max(lo, q(0.01) - 3 * span), Math.min(hi, q(0.99) + 3 * span)];
 }
 
 function groupWord(set: ScoreSet): string {
@@ -178,6 +211,7 @@ async function renderPage(
   plots: { name: string; title: string; plot: Plot; note: string }[],
   thumbs: Thumbnails,
   opts: PageOptions,
+  variant?: { set: ScoreSet; name: string },
 ): Promise<string> {
   const perClass = opts.perClass ?? 6;
   const maxClasses = opts.maxClasses ?? 40;
@@ -186,9 +220,9 @@ async function renderPage(
   const colorOf = new Map(set.groups.map((g, i) => [g, groupColor(i)]));
   const problems = new Set<string>();
 
-  const figure = async (it: ScoredItem, extra = ''): Promise<string> => {
+  const figure = async (it: ScoredItem, extra = '', label = opts.label): Promise<string> => {
     const name = it.path === undefined ? `#${it.index}` : it.path;
-    const tip = [name, it.cls !== undefined ? `class ${it.cls}` : '', it.dataset !== undefined ? `data set ${it.dataset}` : '', `${opts.label} ${it.value}`, it.rank !== undefined ? `rank ${it.rank}` : '', `line ${it.line}`]
+    const tip = [name, it.cls !== undefined ? `class ${it.cls}` : '', it.dataset !== undefined ? `data set ${it.dataset}` : '', `${label} ${it.value}`, it.rank !== undefined ? `rank ${it.rank}` : '', `line ${it.line}`]
       .filter(Boolean)
       .join('\n');
     let picture: string;
@@ -266,19 +300,18 @@ async function renderPage(
     );
   }
 
-  // per class
-  if (set.items.length > 0) {
-    const rows = classRows(set.items, perClass, set.groups);
+  // per class and outliers, for the score and then for the variant
+  const galleries = async (s0: ScoreSet, label: string, id: string, title: string) => {
+    const rows = classRows(s0.items, perClass, s0.groups);
     const showRows = rows.slice(0, maxClasses);
-    nav.push(['classes', 'Per class']);
     let s =
-      `<section id="classes"><h2>Least and most likely images per ${set.items.some((it) => it.cls !== undefined) ? 'class' : groupWord(set)}</h2>` +
-      `<p class="note">Each row: the ${perClass} lowest ${escapeHtml(opts.label)} images of the class (left, lowest first) and the ${perClass} highest (right, highest first).` +
+      `<section id="${id}classes"><h2>${title}Least and most likely images per ${s0.items.some((it) => it.cls !== undefined) ? 'class' : groupWord(s0)}</h2>` +
+      `<p class="note">Each row: the ${perClass} lowest ${escapeHtml(label)} images of the class (left, lowest first) and the ${perClass} highest (right, highest first).` +
       `${rows.length > showRows.length ? ` Showing ${showRows.length} of ${rows.length} classes (raise with <code>--max-classes</code>).` : ''}</p>` +
       `<div class="rows">`;
     for (const r of showRows) {
-      const least = (await Promise.all(r.least.map((it) => figure(it)))).join('');
-      const most = r.most.length ? (await Promise.all(r.most.map((it) => figure(it)))).join('') : '<p class="empty">only one image</p>';
+      const least = (await Promise.all(r.least.map((it) => figure(it, '', label)))).join('');
+      const most = r.most.length ? (await Promise.all(r.most.map((it) => figure(it, '', label)))).join('') : '<p class="empty">only one image</p>';
       s +=
         `<div class="crow" data-class="${escapeHtml(r.name)}"><div class="cname"><b>${escapeHtml(r.name)}</b><span>${r.n} image${r.n === 1 ? '' : 's'}</span><span>median ${escapeHtml(formatScore(r.median))}</span></div>` +
         `<div class="strip least"><div class="lbl">least likely</div><div class="thumbs">${least}</div></div>` +
@@ -286,15 +319,21 @@ async function renderPage(
     }
     parts.push(s + `</div></section>`);
 
-    // outliers
-    const low = lowestItems(set.items, opts.outliers ?? 12);
-    nav.push(['outliers', 'Outliers']);
-    const several = set.groups.length > 1;
+    const low = lowestItems(s0.items, opts.outliers ?? 12);
+    const several = s0.groups.length > 1;
     parts.push(
-      `<section id="outliers"><h2>Top outliers</h2><p class="note">The ${low.length} lowest-scoring images overall, lowest first${several ? `; the colour bar marks the ${groupWord(set)}` : ''}.</p>` +
-        (several ? `<p class="legend">${set.groups.map((g) => `<span><span class="sw" style="background:${colorOf.get(g)}"></span>${escapeHtml(g)}</span>`).join('')}</p>` : '') +
-        `<div class="thumbs grid">${(await Promise.all(low.map((it) => figure(it, several ? `${escapeHtml(it.group)} · ` : '')))).join('')}</div></section>`,
+      `<section id="${id}outliers"><h2>${title}Top outliers</h2><p class="note">The ${low.length} lowest ${escapeHtml(label)} images overall, lowest first${several ? `; the colour bar marks the ${groupWord(s0)}` : ''}.</p>` +
+        (several ? `<p class="legend">${s0.groups.map((g) => `<span><span class="sw" style="background:${colorOf.get(g)}"></span>${escapeHtml(g)}</span>`).join('')}</p>` : '') +
+        `<div class="thumbs grid">${(await Promise.all(low.map((it) => figure(it, several ? `${escapeHtml(it.group)} · ` : '', label)))).join('')}</div></section>`,
     );
+  };
+  if (set.items.length > 0) {
+    nav.push(['classes', 'Per class'], ['outliers', 'Outliers']);
+    await galleries(set, opts.label, '', '');
+  }
+  if (variant) {
+    nav.push(['variant-classes', `${variant.name}: per class`], ['variant-outliers', `${variant.name}: outliers`]);
+    await galleries(variant.set, variant.name, 'variant-', `${escapeHtml(variant.name)}: `);
   }
 
   // singular vectors (figure 7)
@@ -466,3 +505,24 @@ figcaption span{display:block;color:var(--muted);white-space:nowrap;overflow:hid
 footer{color:var(--muted);font-size:12px;padding:8px 20px 30px}
 @media (max-width:1100px){.crow{grid-template-columns:1fr}}
 `;
+
+/** Whether the first score line of a jsonl carries `variants.<name>` (older files and `score` output do not). */
+async function firstLineHasVariant(jsonlPath: string, name: string): Promise<boolean> {
+  const lines = createInterface({ input: createReadStream(jsonlPath, { encoding: 'utf8' }), crlfDelay: Infinity });
+  try {
+    for await (const raw of lines) {
+      const text = raw.trim();
+      if (!text) continue;
+      try {
+        const o = JSON.parse(text) as { variants?: Record<string, unknown>; error?: unknown };
+        if (o.error !== undefined && o.error !== null) continue;
+        return typeof o.variants?.[name] === 'number';
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  } finally {
+    lines.close();
+  }
+}

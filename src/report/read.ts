@@ -42,7 +42,8 @@ export interface VectorItem {
 
 export interface ScoreSet {
   jsonl: string;
-  field: 'score' | 'score_rank';
+  /** `score`, `score_rank`, or `variants.<name>` (a variant written by `ood`) */
+  field: string;
   items: ScoredItem[];
   failed: FailedItem[];
   /** how many failures there were (failed holds at most `maxErrors`) */
@@ -59,7 +60,8 @@ export interface ScoreSet {
 }
 
 export interface ReadOptions {
-  field?: 'score' | 'score_rank';
+  /** `score` (default), `score_rank` or `variants.<name>` */
+  field?: string;
   /** keep vectors for this many images (default 6) */
   vectorImages?: number;
   /** sample this many spectra for the spectrum plot (default 2000) */
@@ -125,7 +127,7 @@ export async function readScores(jsonlPath: string, opts: ReadOptions = {}): Pro
 
       const cls = o.class === undefined || o.class === null ? undefined : labelOf(o.class, 'class', where);
       const dataset = o.dataset === undefined || o.dataset === null ? undefined : labelOf(o.dataset, 'dataset', where);
-      const v = o[field];
+      const v = field.startsWith('variants.') ? (o.variants as Record<string, unknown> | undefined)?.[field.slice(9)] : o[field];
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new Error(`${where}: "${field}" must be a finite number (got ${JSON.stringify(v) ?? 'nothing'})`);
       }
@@ -272,6 +274,8 @@ export interface Metrics {
   methods: Record<string, Record<string, { auroc?: number; fpr95?: number; aupr?: number }>>;
   /** descriptive fields `ood` also writes (model, in, train, convention), when they are strings */
   info: Record<string, string>;
+  /** the JEPA-based method `ood` picked by mean AUROC, when written */
+  chosen?: string;
 }
 
 /** Reads and checks a metrics.json; problems raise an Error naming the file. */
@@ -296,6 +300,11 @@ export async function readMetrics(path: string): Promise<Metrics> {
   for (const key of ['model', 'in', 'train', 'convention']) {
     const v = (obj as Record<string, unknown>)[key];
     if (typeof v === 'string') out.info[key] = v;
+  }
+  const chosen = (obj as Record<string, unknown>).chosen;
+  if (chosen !== undefined) {
+    if (typeof chosen !== 'string' || !(chosen in methods)) throw new Error(`${path}: "chosen" must name one of the methods`);
+    out.chosen = chosen;
   }
   for (const [name, sets] of Object.entries(methods)) {
     if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) throw new Error(`${path}: method "${name}" must map OOD sets to metrics`);
