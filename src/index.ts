@@ -12,6 +12,8 @@ export type { VjpMode, VjpOptions, VjpResult } from './autodiff/index.js';
 export { loadEncoder, loadHfEncoder, loadOnnxEncoder, buildVit, randomVitWeights, vitConfig } from './models/encoder.js';
 export type { EncoderGraph, Pool } from './models/encoder.js';
 export { loadBuiltinModel, builtinModels } from './models/builtin.js';
+export { resolveModel, loadInput } from './models/resolve.js';
+export type { ResolvedModel, ModelOptions } from './models/resolve.js';
 export { JepaScorer, jepaScore, jacobian, scoreFromJacobian, rankTolerance, logStandardNormal, DEFAULT_EPS } from './score/jepa.js';
 export type { Encoder, ScoreOptions, ScoreResult, Spectrum, SpectrumOptions } from './score/jepa.js';
 export { readSafetensors, parseSafetensors, writeSafetensors, loadWeights } from './data/safetensors.js';

@@ -1,17 +1,15 @@
 // Out-of-distribution evaluation: JEPA-SCORE and its variants against embedding baselines, all computed
 // on the same embeddings. Baselines are fitted on a training split; every metric uses held-out data only.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { preprocessConfigFor } from '../data/preprocess.js';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { augment, AugmentPreset } from '../data/augment.js';
 import { BLUR_FIRST, Dataset, loadDataset, SEEDED_SETS } from '../data/datasets.js';
 import { writePng } from '../data/images.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { Tensor } from '../graph/tensor.js';
-import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
-import { buildDigitsEncoder, DigitsEncoder, isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
-import { EncoderGraph, loadEncoder } from '../models/encoder.js';
+import { buildDigitsEncoder, DigitsEncoder } from '../models/digits.js';
+import { resolveModel, ResolvedModel } from '../models/resolve.js';
 import { Session } from '../runtime/session.js';
 import { Encoder, JepaScorer, ScoreResult } from '../score/jepa.js';
 import { fitMahalanobis, knnScores, mahalanobisScores, normScores } from './baselines.js';
@@ -458,24 +456,22 @@ export function digitsOodModel(name: string, enc: DigitsEncoder, threads?: numbe
   return { name, encoder: enc, size: enc.config.image_size, embed: (xs) => embedDigits(enc, xs, 256, threads) };
 }
 
-/** Whether a folder holds a digits model (config.json with model_type "digits-cnn"). */
 /** A built-in model name, a digits model folder, a Hugging Face folder or an .onnx encoder, ready for runOod. */
 export async function loadOodModel(spec: string, threads?: number): Promise<OodModel> {
-  if (isBuiltinModel(spec)) return digitsOodModel(spec, loadBuiltinModel(spec), threads);
-  if (isDigitsFolder(spec)) return digitsOodModel(spec, loadDigitsEncoder(spec), threads);
-  if (!existsSync(spec)) throw new Error(`${spec}: no such file or folder, and not a built-in model (built-in: ${builtinModels().join(', ')})`);
-  return imageModel(spec, await loadEncoder(spec));
+  const model = await resolveModel(spec);
+  if (model.digits) return digitsOodModel(spec, model.digits, threads);
+  return imageModel(model);
 }
 
 /**
- * A Hugging Face or ONNX encoder: data set images are loaded at its input size, the gray channel is repeated
- * to its channels and normalised with its preprocessing's mean and std (DINOv2's for a bare .onnx).
+ * A Hugging Face or ONNX encoder, at the input size score uses (its image processor's crop): data set images
+ * are loaded at that size, the gray channel is repeated to its channels and normalised with the model's mean/std.
  */
-function imageModel(spec: string, enc: EncoderGraph): OodModel {
+function imageModel(model: ResolvedModel): OodModel {
+  const enc = model.encoder;
   const [, c, h, w] = enc.inputShape;
-  if (h !== w) throw new Error(`${spec}: the encoder takes ${h}x${w} inputs; ood evaluation needs a square input`);
-  const folder = statSync(spec).isDirectory() ? spec : dirname(spec);
-  const pre = preprocessConfigFor(folder, enc.family === 'onnx' ? 'dinov2' : enc.family);
+  if (h !== w) throw new Error(`${model.name}: the encoder takes ${h}x${w} inputs; ood evaluation needs a square input`);
+  const pre = model.preprocess;
   const hw = h * w;
   const prepare = (gray: Float32Array): Float32Array => {
     const x = new Float32Array(c * hw);
@@ -486,7 +482,7 @@ function imageModel(spec: string, enc: EncoderGraph): OodModel {
     }
     return x;
   };
-  return { name: spec, encoder: enc, size: h, prepare };
+  return { name: model.name, encoder: enc, size: h, prepare };
 }
 
 const fmt = (v: number) => v.toFixed(3);
