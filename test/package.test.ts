@@ -1,4 +1,4 @@
-// The package as users get it: `npm run pack` (build + pack), the tarball's file list, an install into an
+// The package as users get it: a bare `npm pack` (its prepack builds), the tarball's file list, an install into an
 // empty project with the README's command (install scripts allowed and running), the CLI, an ESM import and
 // a type-check against the published declarations. Needs the npm registry (or its cache), as `npm ci` does.
 import assert from 'node:assert/strict';
@@ -38,10 +38,10 @@ function run(cmd: string, args: string[], cwd: string, extra: Record<string, str
 test('the packed tarball installs offline-safe and works as a CLI, an ESM library and typed API', { timeout: 300_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'jepa-pkg-'));
   try {
-    // 1. build + pack, exactly as the release notes say (the repo keeps ignore-scripts=true, so no prepack runs)
+    // 1. a bare `npm pack`: its prepack builds dist/ (the repo's .npmrc does not ignore scripts)
     const packDir = join(work, 'pack');
     mkdirSync(packDir);
-    run('npm', ['run', 'pack', '--', '--pack-destination', packDir], ROOT);
+    run('npm', ['pack', '--pack-destination', packDir], ROOT);
     const tgz = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
     assert.deepEqual(tgz, [`jepa-score-${VERSION}.tgz`]);
     const tarball = join(packDir, tgz[0]);
