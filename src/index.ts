@@ -13,6 +13,8 @@ export type { EncoderGraph, Pool } from './models/encoder.js';
 export { loadBuiltinModel, builtinModels } from './models/builtin.js';
 export { JepaScorer, jepaScore, jacobian, scoreFromJacobian, rankTolerance, logStandardNormal, DEFAULT_EPS } from './score/jepa.js';
 export type { Encoder, ScoreOptions, ScoreResult, Spectrum, SpectrumOptions } from './score/jepa.js';
+export { approxScoreFromJacobian, sketchMatrices, APPROX_METHODS } from './score/approx.js';
+export type { ApproxMethod, ApproxOptions, ApproxResult } from './score/approx.js';
 export { readSafetensors, writeSafetensors, loadWeights } from './data/safetensors.js';
 export { loadImage, decodeImage, writePng } from './data/images.js';
 export { preprocessConfigFor } from './data/preprocess.js';

@@ -77,7 +77,7 @@ export function vitParamShapes(vit: VitConfig): [string, number[]][] {
 
 /**
  * Initial weights: linear and patch weights N(0, 1/fan_in), biases 0, LayerNorm scale 1, layer scales 1,
- * CLS and position embeddings N(0, 0.02^2).
+ * CLS token N(0, 0.02^2), position embeddings N(0, 0.5^2).
  */
 export function initVitWeights(vit: VitConfig, rng: Rng): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
@@ -86,7 +86,9 @@ export function initVitWeights(vit: VitConfig, rng: Rng): Map<string, Tensor> {
     const d = t.data as Float32Array;
     if (/norm\d?\.weight$/.test(name) || /\.ls\d$/.test(name)) d.fill(1);
     else if (name.endsWith('.bias')) d.fill(0);
-    else if (name === 'cls' || name === 'pos') for (let i = 0; i < d.length; i++) d[i] = 0.02 * rng.normal();
+    else if (name === 'cls') for (let i = 0; i < d.length; i++) d[i] = 0.02 * rng.normal();
+    // position embeddings start large enough that tokens differ by place (with 0.02 the blocks first see a bag of patches)
+    else if (name === 'pos') for (let i = 0; i < d.length; i++) d[i] = 0.5 * rng.normal();
     else {
       const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
       const sd = 1 / Math.sqrt(fanIn);
