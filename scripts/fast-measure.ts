@@ -10,8 +10,9 @@ import { DEMO_IN, DEMO_OOD } from '../src/experiments/demo.js';
 import { oodMetrics } from '../src/experiments/metrics.js';
 import { pearson, spearman } from '../src/experiments/stats.js';
 import { loadBuiltinModel } from '../src/models/builtin.js';
-import { ApproxMethod, approxScoreFromJacobian } from '../src/score/approx.js';
-import { JepaScorer } from '../src/score/jepa.js';
+import { ApproxMethod, approxScoreFromGram, sketchMatrices } from '../src/score/approx.js';
+import { gram } from '../src/score/linalg.js';
+import { JepaScorer, scoreFromJacobian } from '../src/score/jepa.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
@@ -35,15 +36,15 @@ console.error(`${modelName}: K = ${K}, D = ${D}; ${limit} images from each of ${
 // exact scores and Jacobians
 const scorer = await JepaScorer.create(enc, { threads: 1 });
 const exact = new Map<string, number[]>();
-const jac = new Map<string, Float32Array[]>();
+const jac = new Map<string, Float64Array[]>(); // Gram matrices J J^T
 const t0 = performance.now();
 for (const s of sets) {
   const sc: number[] = [];
-  const js: Float32Array[] = [];
+  const js: Float64Array[] = [];
   for (const x of data.get(s)!) {
     const { J } = await scorer.jacobian(x);
-    js.push(J);
-    sc.push((await scorer.score(x)).score);
+    js.push(gram(J, K, D));
+    sc.push(scoreFromJacobian(J, K, D).score);
   }
   exact.set(s, sc);
   jac.set(s, js);
@@ -65,7 +66,9 @@ for (const c of configs) {
     if (c.sketches > r) continue;
     const perSeed = seeds.map((seed) => {
       const est = new Map<string, number[]>();
-      for (const s of sets) est.set(s, jac.get(s)!.map((J) => approxScoreFromJacobian(J, K, D, { rows: r, method: c.method, sketches: c.sketches, seed }).score));
+      const o = { rows: r, method: c.method, sketches: c.sketches, seed };
+      const mats = sketchMatrices(K, o);
+      for (const s of sets) est.set(s, jac.get(s)!.map((G) => approxScoreFromGram(G, K, o, undefined, mats).score));
       const inSet = est.get(DEMO_IN)!;
       return {
         spearman: spearman(all(exact), all(est)),

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
 import { buildDigitsEncoder, defaultDigitsConfig, initDigitsWeights } from '../src/models/digits.js';
-import { approxScoreFromJacobian, haarRows, sketchMatrices, sketchSizes, subsetRows } from '../src/score/approx.js';
+import { approxScoreFromGram, approxScoreFromJacobian, haarRows, sketchMatrices, sketchSizes, subsetRows } from '../src/score/approx.js';
 import { JepaScorer } from '../src/score/jepa.js';
+import { gram } from '../src/score/linalg.js';
 import { scoreFromJacobian } from '../src/score/spectrum.js';
 
 // rows of an n x dim matrix with orthonormal rows (Gram-Schmidt on Gaussians, independent of approx.ts)
@@ -98,6 +99,18 @@ test('subset on a diagonal J J^T: each estimate is (K/s) x the chosen log sigmas
   // E over uniform subsets = sum_k log sigma_k; sd of one estimate is about (K/s) sqrt(s) sd(log sigma)
   const exact = logSum(s);
   assert.ok(Math.abs(mean - exact) < 0.6, `mean ${mean} vs exact ${exact}`);
+});
+
+test('the estimate from the Gram matrix J J^T equals the one from J', () => {
+  const rng = new Rng(9);
+  const K = 16;
+  const D = 24;
+  const J = Float64Array.from({ length: K * D }, () => rng.normal() * 10 ** rng.range(-1, 1));
+  for (const o of [{ rows: 4 }, { rows: 6, sketches: 3, seed: 2 }, { rows: 5, method: 'subset' as const }]) {
+    const a = approxScoreFromJacobian(J, K, D, o).score;
+    const b = approxScoreFromGram(gram(J, K, D), K, o).score;
+    assert.ok(Math.abs(a - b) < 1e-9 * Math.abs(a), `${a} vs ${b}`);
+  }
 });
 
 test('sketch estimates obey Cauchy interlacing: between (K/s) x the s smallest and the s largest log sigma', () => {

@@ -8,7 +8,7 @@ import { writePng } from '../data/images.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { Tensor } from '../graph/tensor.js';
-import { builtinModels, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
+import { builtinModelDir, builtinModels, isBuiltinHf, isBuiltinModel, loadBuiltinModel } from '../models/builtin.js';
 import { buildDigitsEncoder, DigitsEncoder, isDigitsFolder, loadDigitsEncoder } from '../models/digits.js';
 import { EncoderGraph, loadEncoder } from '../models/encoder.js';
 import { Session } from '../runtime/session.js';
@@ -296,7 +296,10 @@ export function digitsOodModel(name: string, enc: DigitsEncoder, threads?: numbe
 /** Whether a folder holds a digits model (config.json with model_type "digits-cnn"). */
 /** A built-in model name, a digits model folder, a Hugging Face folder or an .onnx encoder, ready for runOod. */
 export async function loadOodModel(spec: string, threads?: number): Promise<OodModel> {
-  if (isBuiltinModel(spec)) return digitsOodModel(spec, loadBuiltinModel(spec), threads);
+  if (isBuiltinModel(spec)) {
+    const enc = loadBuiltinModel(spec);
+    return isBuiltinHf(spec) ? imageModel(builtinModelDir(spec), enc as EncoderGraph) : digitsOodModel(spec, enc as DigitsEncoder, threads);
+  }
   if (isDigitsFolder(spec)) return digitsOodModel(spec, loadDigitsEncoder(spec), threads);
   if (!existsSync(spec)) throw new Error(`${spec}: no such file or folder, and not a built-in model (built-in: ${builtinModels().join(', ')})`);
   return imageModel(spec, await loadEncoder(spec));

@@ -135,6 +135,36 @@ export function approxScoreFromJacobian(J: ArrayLike<number>, K: number, D: numb
   return combine(mats.map((m) => sketchEstimate(applySketch(m, m.length / K, J, K, D), m.length / K, D, K, eps)));
 }
 
+/**
+ * The same estimate from the K x K Gram matrix G = J J^T (float64, row-major): the eigenvalues of
+ * Omega^T G Omega are the squared singular values of Omega^T J. Cheaper when many sketches meet one J.
+ */
+export function approxScoreFromGram(G: Float64Array, K: number, o: ApproxOptions, eps = DEFAULT_EPS, mats = sketchMatrices(K, o)): ApproxResult {
+  return combine(
+    mats.map((m) => {
+      const s = m.length / K;
+      const GO = new Float64Array(K * s); // G Omega, K x s
+      for (let k = 0; k < K; k++)
+        for (let i = 0; i < s; i++) {
+          let v = 0;
+          for (let l = 0; l < K; l++) v += G[k * K + l] * m[i * K + l];
+          GO[k * s + i] = v;
+        }
+      const C = new Float64Array(s * s);
+      for (let i = 0; i < s; i++)
+        for (let j = 0; j < s; j++) {
+          let v = 0;
+          for (let k = 0; k < K; k++) v += m[i * K + k] * GO[k * s + j];
+          C[i * s + j] = v;
+        }
+      const sv = Float64Array.from(symmetricEigen(C, s).values, (v) => Math.sqrt(Math.max(v, 0)));
+      let sum = 0;
+      for (const v of sv) sum += Math.log(Math.max(v, eps));
+      return { estimate: (K / s) * sum, singularValues: sv };
+    }),
+  );
+}
+
 export function combine(parts: { estimate: number; singularValues: Float64Array }[]): ApproxResult {
   const perSketch = parts.map((p) => p.estimate);
   return { score: perSketch.reduce((a, b) => a + b, 0) / perSketch.length, perSketch, singularValues: parts[0].singularValues };

@@ -59,9 +59,7 @@ export function digitsVitPreprocessor(): Record<string, unknown> {
     do_center_crop: false,
     do_rescale: true,
     rescale_factor: 1 / 255,
-    do_normalize: true,
-    image_mean: [0],
-    image_std: [1],
+    do_normalize: false,
     do_convert_rgb: false,
   };
 }
