@@ -107,7 +107,7 @@ const result: Record<string, unknown> = { date: new Date().toISOString(), thread
 console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 
 // 1. agreement on a small ViT
-if (args.only !== 'speed') {
+if (args.only === undefined || args.only === 'agreement') {
   const { dir, x } = writeModel(2, 112);
   const o = await ours(dir, x, 112, 32);
   console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);

@@ -10,7 +10,7 @@ import { DEMO_IN, DEMO_OOD } from '../src/experiments/demo.js';
 import { oodMetrics } from '../src/experiments/metrics.js';
 import { pearson, spearman } from '../src/experiments/stats.js';
 import { loadBuiltinModel } from '../src/models/builtin.js';
-import { ApproxMethod, approxScoreFromGram, sketchMatrices } from '../src/score/approx.js';
+import { ApproxMethod, approxScoreFromGram, ApproxOptions, calibrationBasis, sketchMatrices } from '../src/score/approx.js';
 import { gram } from '../src/score/linalg.js';
 import { JepaScorer, scoreFromJacobian } from '../src/score/jepa.js';
 
@@ -50,6 +50,10 @@ for (const s of sets) {
   jac.set(s, js);
   console.error(`  exact ${s}: ${sc.length} images, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
+// calibration for the 'basis' method: Gram matrices of the first training images (not among the scored ones)
+const calibrationImages = Number(arg('calibrate', '32'));
+const cal: Float64Array[] = [];
+for (const x of (await loadDataset('mnist-train', { limit: calibrationImages, size: 28 })).images) cal.push(gram((await scorer.jacobian(x)).J, K, D));
 await scorer.release();
 
 const rowsList = [K / 16, K / 8, K / 4, K / 2].map((v) => Math.max(1, Math.round(v)));
@@ -57,6 +61,7 @@ const configs: { method: ApproxMethod; sketches: number }[] = [
   { method: 'sketch', sketches: 1 },
   { method: 'sketch', sketches: 4 },
   { method: 'subset', sketches: 1 },
+  { method: 'basis', sketches: 1 },
 ];
 const all = (m: Map<string, number[]>) => sets.flatMap((s) => m.get(s)!);
 const aurocs = (m: Map<string, number[]>) => Object.fromEntries(DEMO_OOD.map((o) => [o, oodMetrics(m.get(DEMO_IN)!, m.get(o)!).auroc]));
@@ -64,9 +69,9 @@ const rows: Record<string, unknown>[] = [];
 for (const c of configs) {
   for (const r of rowsList) {
     if (c.sketches > r) continue;
-    const perSeed = seeds.map((seed) => {
+    const perSeed = (c.method === 'basis' ? [0] : seeds).map((seed) => {
       const est = new Map<string, number[]>();
-      const o = { rows: r, method: c.method, sketches: c.sketches, seed };
+      const o: ApproxOptions = c.method === 'basis' ? { rows: r, basis: calibrationBasis(cal, K, r) } : { rows: r, method: c.method, sketches: c.sketches, seed };
       const mats = sketchMatrices(K, o);
       for (const s of sets) est.set(s, jac.get(s)!.map((G) => approxScoreFromGram(G, K, o, undefined, mats).score));
       const inSet = est.get(DEMO_IN)!;
@@ -117,6 +122,7 @@ const result = {
   K,
   D,
   imagesPerSet: limit,
+  calibrationImages,
   sets,
   seeds,
   exactAuroc: aurocs(exact),

@@ -17,7 +17,8 @@ import { Rng } from '../data/random.js';
 import { gram, symmetricEigen } from './linalg.js';
 import { DEFAULT_EPS } from './spectrum.js';
 
-export type ApproxMethod = 'sketch' | 'subset';
+export type ApproxMethod = 'sketch' | 'subset' | 'basis';
+/** the methods that need nothing but a seed (basis needs rows from calibrationBasis) */
 export const APPROX_METHODS: ApproxMethod[] = ['sketch', 'subset'];
 
 export interface ApproxOptions {
@@ -28,6 +29,8 @@ export interface ApproxOptions {
   sketches?: number;
   /** seed of the sketch matrices (default 0) */
   seed?: number;
+  /** method 'basis': the one sketch to use, s x K orthonormal rows (from calibrationBasis), s = rows */
+  basis?: Float64Array;
 }
 
 export interface ApproxResult {
@@ -46,10 +49,17 @@ export function sketchSizes(rows: number, sketches: number): number[] {
 }
 
 /** Checks the options against K and fills the defaults. */
-export function checkApprox(o: ApproxOptions, K: number): Required<ApproxOptions> {
-  const method = o.method ?? 'sketch';
+export function checkApprox(o: ApproxOptions, K: number): Required<Omit<ApproxOptions, 'basis'>> {
+  const method = o.method ?? (o.basis ? 'basis' : 'sketch');
+  if (method === 'basis') {
+    if (!o.basis || o.basis.length !== o.rows * K) throw new Error(`approx: method basis needs basis rows (${o.rows} x ${K}), got ${o.basis ? o.basis.length : 'none'} values`);
+    if ((o.sketches ?? 1) !== 1) throw new Error('approx: method basis uses one sketch');
+    if (o.rows > K) throw new Error(`approx: ${o.rows} rows asked for, the embedding has only K = ${K}`);
+    return { rows: o.rows, method, sketches: 1, seed: o.seed ?? 0 };
+  }
   const sketches = o.sketches ?? 1;
   const seed = o.seed ?? 0;
+  if (o.basis) throw new Error(`approx: a basis is only used by method basis, not ${method}`);
   if (!APPROX_METHODS.includes(method)) throw new Error(`approx: method must be one of ${APPROX_METHODS.join(', ')}, got '${method}'`);
   if (!Number.isInteger(o.rows) || o.rows < 1) throw new Error(`approx: rows must be a positive integer, got ${o.rows}`);
   if (o.rows > K) throw new Error(`approx: ${o.rows} rows asked for, the embedding has only K = ${K}`);
@@ -93,9 +103,30 @@ export function subsetRows(K: number, s: number, rng: Rng): Float64Array {
   return q;
 }
 
+/**
+ * A data-adapted sketch ('basis'): the top s eigenvectors of the mean of G / tr(G) over the Gram matrices
+ * G = J J^T of a few calibration images, as s x K rows. It keeps the embedding directions where the
+ * Jacobians of such images are largest; the (K/s) scaling then overstates the score (the directions left
+ * out are the weaker ones); the ranking is what it is for.
+ */
+export function calibrationBasis(grams: Float64Array[], K: number, s: number): Float64Array {
+  if (!grams.length) throw new Error('calibrationBasis: no calibration Gram matrices');
+  if (!Number.isInteger(s) || s < 1 || s > K) throw new Error(`calibrationBasis: s must be an integer from 1 to K = ${K}, got ${s}`);
+  const M = new Float64Array(K * K);
+  for (const G of grams) {
+    if (G.length !== K * K) throw new Error(`calibrationBasis: a Gram matrix has ${G.length} entries, expected ${K} x ${K}`);
+    let tr = 0;
+    for (let k = 0; k < K; k++) tr += G[k * K + k];
+    if (!(tr > 0)) continue;
+    for (let i = 0; i < K * K; i++) M[i] += G[i] / tr;
+  }
+  return symmetricEigen(M, K, true).vectors.slice(0, s * K);
+}
+
 /** The sketch matrices (each Omega^T, s x K row-major) of the options, the same for every image. */
 export function sketchMatrices(K: number, o: ApproxOptions): Float64Array[] {
   const c = checkApprox(o, K);
+  if (c.method === 'basis') return [Float64Array.from(o.basis!)];
   const rng = new Rng(c.seed * 1_000_003 + 17);
   return sketchSizes(c.rows, c.sketches).map((s) => (c.method === 'sketch' ? haarRows(K, s, rng.fork()) : subsetRows(K, s, rng.fork())));
 }

@@ -33,7 +33,7 @@ export interface ScoreResult extends Spectrum {
   /** log N(f(x); 0, I), the change-of-variables term the paper drops */
   logDensityEmbedding: number;
   /** set when the score is the approximate one: its settings and each sketch's estimate */
-  approx?: Required<ApproxOptions> & { perSketch: number[] };
+  approx?: Required<Omit<ApproxOptions, 'basis'>> & { perSketch: number[] };
 }
 
 // Above this many Jacobian entries, the Gram matrix is formed by onnxruntime (float64 Gemm) instead of JS.
