@@ -64,6 +64,10 @@ test('built-in digits-vit: the same embeddings as built-in and as a Hugging Face
   const folder = await loadEncoder(dir);
   assert.equal(builtin.embeddingDim, 64);
   assert.deepEqual(folder.inputShape, [1, 1, 28, 28]);
+  // its image processor: 28x28, pixels in [0, 1], one channel
+  const { preprocessConfigFor } = await import('../src/data/preprocess.js');
+  const pre = preprocessConfigFor(dir, 'dinov2');
+  assert.deepEqual([pre.resize, pre.centerCrop, pre.rescale, pre.mean, pre.std], [{ height: 28, width: 28 }, undefined, 1 / 255, [0], [1]]);
   const x = (await loadDataset('mnist', { limit: 1 })).images[0];
   const feed = (e: typeof builtin) => runOnce(e.graph, { [e.input]: new Tensor('float32', [1, 1, 28, 28], x) }, { threads: 1 }).then((r) => r[e.output].data as Float32Array);
   const [a, b] = [await feed(builtin), await feed(folder)];

@@ -59,7 +59,10 @@ export function digitsVitPreprocessor(): Record<string, unknown> {
     do_center_crop: false,
     do_rescale: true,
     rescale_factor: 1 / 255,
-    do_normalize: false,
+    // mean 0 and std 1: the model takes pixels in [0, 1]; one value for the one channel
+    do_normalize: true,
+    image_mean: [0],
+    image_std: [1],
     do_convert_rgb: false,
   };
 }
