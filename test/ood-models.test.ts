@@ -24,5 +24,5 @@ test('ood with a Hugging Face folder: gray digits repeated to RGB and normalised
 });
 
 test('ood model errors name the model', async () => {
-  await assert.rejects(loadOodModel('/no/such/model'), /\/no\/such\/model: no such file or folder, and not a built-in model \(built-in: mnist-jepa\)/);
+  await assert.rejects(loadOodModel('/no/such/model'), /\/no\/such\/model: no such file or folder, and not a built-in model \(built-in: mnist-jepa, digits-vit\)/);
 });
