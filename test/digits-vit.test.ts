@@ -85,3 +85,35 @@ test('built-in digits-vit: the same embeddings as built-in and as a Hugging Face
   const acc = knnAccuracy(zt, train.labels!, ze, test.labels!, 10);
   assert.ok(Math.abs(acc - small.knn_accuracy) < 1e-9, `kNN on ${small.train_images}/${small.test_images}: ${acc} vs recorded ${small.knn_accuracy}`);
 });
+
+test('score --model digits-vit, exact and --approx 8: the lines match the library on the exact Jacobian', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeSafetensors } = await import('../src/data/safetensors.js');
+  const { JepaScorer } = await import('../src/score/jepa.js');
+  const { approxScoreFromJacobian } = await import('../src/score/approx.js');
+  const root = new URL('..', import.meta.url).pathname;
+  const dir = mkdtempSync(join(tmpdir(), 'digits-vit-cli-'));
+  const xs = (await loadDataset('mnist', { limit: 2 })).images;
+  const pv = new Float32Array(2 * 784);
+  xs.forEach((x, i) => pv.set(x, i * 784));
+  writeSafetensors(join(dir, 'pv.safetensors'), { pixel_values: new Tensor('float32', [2, 1, 28, 28], pv) });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/jepa-score.js'), 'score', '--model', 'digits-vit', '--pixel-values', join(dir, 'pv.safetensors'), '--threads', '1', ...args], { encoding: 'utf8' });
+  assert.equal(cli('--out', join(dir, 'exact.jsonl')).status, 0);
+  assert.equal(cli('--out', join(dir, 'approx.jsonl'), '--approx', '8').status, 0);
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const [exact, approx] = [read('exact.jsonl'), read('approx.jsonl')];
+  const scorer = await JepaScorer.create(loadBuiltinModel('digits-vit'), { threads: 1 });
+  for (let i = 0; i < 2; i++) {
+    const { J } = await scorer.jacobian(xs[i]);
+    const e = (await scorer.score(xs[i])).score;
+    const a = approxScoreFromJacobian(J, 64, 784, { rows: 8 }).score;
+    assert.ok(Math.abs(exact[i].score - e) < 1e-6 * Math.abs(e) + 1e-6, `exact ${exact[i].score} vs ${e}`);
+    assert.ok(Math.abs(approx[i].score - a) < 1e-3 * Math.abs(a) + 1e-3, `approx ${approx[i].score} vs ${a}`);
+    assert.deepEqual(approx[i].approx, { rows: 8, method: 'sketch', sketches: 1, seed: 0 });
+    assert.equal(exact[i].approx, undefined);
+  }
+  await scorer.release();
+  const bad = cli('--out', join(dir, 'bad.jsonl'), '--approx', '65');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr.trim(), /^jepa-score: approx: 65 rows asked for, the embedding has only K = 64$/);
+});
