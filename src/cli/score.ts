@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--size <px>', 'input resolution (default: the crop size of the model\'s image processor)')
     .option('--views <n>', 'Monte-Carlo estimate over n random views per image (the paper\'s eq. 4)')
     .option('--augment <preset>', 'views: dinov2 or digits', 'dinov2')
-    .option('--seed <n>', 'seed for the views', '0')
+    .option('--seed <n>', 'seed for the views and the --approx sketch', '0')
     .option('--limit <n>', 'score at most n images')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
     .option('--approx <r>', 'estimate the score from r Jacobian products instead of K (see docs/fast.md)')

@@ -35,7 +35,7 @@ export function register(program: Command): void {
   const d = TRAIN_DEFAULTS;
   program
     .command('train')
-    .description('train the digits JEPA encoder with LeJEPA (invariance over augmented views + SIGReg); resumes from <out>/checkpoint.safetensors')
+    .description('train a digits JEPA encoder (--arch cnn as mnist-jepa, --arch vit as digits-vit) with LeJEPA (invariance over augmented views + SIGReg); resumes from <out>/checkpoint.safetensors')
     .requiredOption('--out <dir>', 'model folder: config.json, model.safetensors, checkpoint, train-log.jsonl, metrics.json')
     .option('--arch <arch>', 'cnn (the digits CNN, as mnist-jepa) or vit (a DINOv2 ViT written as a Hugging Face folder, as digits-vit)', 'cnn')
     .option('--hidden <n>', 'vit: hidden size = embedding size', String(DIGITS_VIT_DEFAULTS.hiddenSize))
