@@ -4,7 +4,10 @@
 //  2. speed: 12 blocks at 224 px: ms per Jacobian row and s per image for each --chunks value; the listing
 //     is too slow to run whole there, so its parts are timed (forward, --torch-rows rows, svdvals) and
 //     one image is projected as forward + K rows + svdvals.
-// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed --out FILE
+//  3. approx: 12 blocks at 224 px, exact against `--approx r` (r = K/8 and K/16 by default), seconds per
+//     image of both measured in this run (runs interleaved), and their ratio.
+// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed|approx
+//          --approx 48,24 --out FILE
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,6 +28,7 @@ const { values: args } = parseArgs({
     'torch-rows': { type: 'string', default: '8' },
     'no-torch': { type: 'boolean', default: false },
     only: { type: 'string' },
+    approx: { type: 'string', default: '48,24' },
     out: { type: 'string', default: 'out/bench.json' },
   },
 });
@@ -103,7 +107,7 @@ const result: Record<string, unknown> = { date: new Date().toISOString(), thread
 console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 
 // 1. agreement on a small ViT
-if (args.only !== 'speed') {
+if (args.only === undefined || args.only === 'agreement') {
   const { dir, x } = writeModel(2, 112);
   const o = await ours(dir, x, 112, 32);
   console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);
@@ -116,7 +120,7 @@ if (args.only !== 'speed') {
 }
 
 // 2. speed on ViT-S/14 at 224 px
-if (args.only !== 'agreement') {
+if (args.only === undefined || args.only === 'speed') {
   const { dir, x } = writeModel(12, 224);
   const rows: Record<string, unknown>[] = [];
   for (const chunk of chunks) {
@@ -135,6 +139,31 @@ if (args.only !== 'agreement') {
     }
   } else console.log('PyTorch listing skipped (needs /usr/bin/python3 with torch: apt-get install python3-torch)');
   result.speed = { layers: 12, size: 224, ours: rows, torch: t && { ...t, speedup: t.projected_seconds / best } };
+}
+
+// 3. approximate scoring against exact, ViT-S/14 at 224 px, same run
+if (args.only === undefined || args.only === 'approx') {
+  const { dir, x } = writeModel(12, 224);
+  const enc = loadHfEncoder(dir, { height: 224, width: 224 });
+  const rowsList = args.approx!.split(',').map(Number);
+  const modes = [{ name: 'exact', rows: 0 }, ...rowsList.map((r) => ({ name: `approx ${r}`, rows: r }))];
+  const scorers = [];
+  for (const m of modes) scorers.push(await JepaScorer.create(enc, { chunk: 16, threads, approx: m.rows ? { rows: m.rows } : undefined }));
+  const secs = modes.map(() => [] as number[]);
+  const scores = modes.map(() => NaN);
+  for (let i = 0; i < modes.length; i++) await scorers[i].score(x); // warm-up
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < modes.length; i++) {
+      const t0 = performance.now();
+      scores[i] = (await scorers[i].score(x)).score;
+      secs[i].push((performance.now() - t0) / 1000);
+    }
+  }
+  for (const s of scorers) await s.release();
+  const exact = median(secs[0]);
+  const out = modes.map((m, i) => ({ mode: m.name, rows: m.rows || enc.embeddingDim, s_per_image: median(secs[i]), speedup: exact / median(secs[i]), score: scores[i] }));
+  for (const o of out) console.log(`[approx] ViT-S/14, 12 blocks, 224 px: ${o.mode.padEnd(10)} (${String(o.rows).padStart(3)} Jacobian products): ${o.s_per_image.toFixed(1)} s per image, ${o.speedup.toFixed(1)}x, score ${o.score.toFixed(1)}`);
+  result.approx = { layers: 12, size: 224, chunk: 16, modes: out };
 }
 
 mkdirSync('out', { recursive: true });

@@ -16,6 +16,8 @@ export { resolveModel, loadInput } from './models/resolve.js';
 export type { ResolvedModel, ModelOptions } from './models/resolve.js';
 export { JepaScorer, jepaScore, jacobian, scoreFromJacobian, rankTolerance, logStandardNormal, DEFAULT_EPS } from './score/jepa.js';
 export type { Encoder, ScoreOptions, ScoreResult, Spectrum, SpectrumOptions } from './score/jepa.js';
+export { approxScoreFromJacobian, sketchMatrices, APPROX_METHODS } from './score/approx.js';
+export type { ApproxMethod, ApproxOptions, ApproxResult } from './score/approx.js';
 export { readSafetensors, parseSafetensors, writeSafetensors, loadWeights } from './data/safetensors.js';
 export { loadImage, decodeImage, writePng } from './data/images.js';
 export { preprocessConfigFor } from './data/preprocess.js';

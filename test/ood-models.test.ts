@@ -39,5 +39,5 @@ test('ood with a Hugging Face folder: gray digits repeated to RGB at the process
 });
 
 test('ood model errors name the model', async () => {
-  await assert.rejects(loadOodModel('/no/such/model'), /\/no\/such\/model: no such file or folder, and not a built-in model \(built-in: mnist-jepa\)/);
+  await assert.rejects(loadOodModel('/no/such/model'), /\/no\/such\/model: no such file or folder, and not a built-in model \(built-in: mnist-jepa, digits-vit\)/);
 });

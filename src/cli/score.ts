@@ -8,9 +8,10 @@ import { writePng } from '../data/images.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { readSafetensors } from '../data/safetensors.js';
+import { APPROX_METHODS, ApproxMethod, ApproxOptions } from '../score/approx.js';
 import { JepaScorer, ScoreResult } from '../score/jepa.js';
 import { action, UserError } from './errors.js';
-import { NON_NEGATIVE_INT, optNum, parseNum } from './flags.js';
+import { NON_NEGATIVE_INT, optNum, parseNum, POSITIVE_INT } from './flags.js';
 import { loadInput, resolveModel, ResolvedModel } from './model.js';
 import { formatSeconds, Progress } from './progress.js';
 
@@ -31,6 +32,9 @@ interface ScoreFlags {
   seed: string;
   limit?: string;
   threads?: string;
+  approx?: string;
+  approxMethod: string;
+  approxSketches: string;
 }
 
 export function register(program: Command): void {
@@ -51,9 +55,12 @@ export function register(program: Command): void {
     .option('--size <px>', 'input resolution (default: the crop size of the model\'s image processor)')
     .option('--views <n>', 'Monte-Carlo estimate over n random views per image (the paper\'s eq. 4)')
     .option('--augment <preset>', 'views: dinov2 or digits', 'dinov2')
-    .option('--seed <n>', 'seed for the views', '0')
+    .option('--seed <n>', 'seed for the views and the --approx sketch', '0')
     .option('--limit <n>', 'score at most n images')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
+    .option('--approx <r>', 'estimate the score from r Jacobian products instead of K (see docs/fast.md)')
+    .option('--approx-method <m>', 'approx: sketch (random rotation) or subset (random coordinates)', 'sketch')
+    .option('--approx-sketches <n>', 'approx: split the r products into n sketches and average', '1')
     .action(action(runScore));
 }
 
@@ -109,7 +116,8 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
   const todo = items.filter((it) => !done.has(it.key));
   if (done.size) process.stderr.write(`resuming ${outPath}: ${done.size} done, ${todo.length} to go\n`);
   const writer = new JsonlWriter(outPath);
-  const scorer = await JepaScorer.create(model.encoder, { eps, rankTol, chunk: optNum(flags.chunk, 'chunk', NON_NEGATIVE_INT), spectrum: flags.spectrum, vectors: nVectors, threads: optNum(flags.threads, 'threads', NON_NEGATIVE_INT) });
+  const approx = approxOptions(flags);
+  const scorer = await JepaScorer.create(model.encoder, { approx, eps, rankTol, chunk: optNum(flags.chunk, 'chunk', NON_NEGATIVE_INT), spectrum: flags.spectrum, vectors: nVectors, threads: optNum(flags.threads, 'threads', NON_NEGATIVE_INT) });
   const vecDir = outPath.replace(/\.jsonl$/, '') + '.vectors';
   const rng = new Rng(Number(flags.seed) || 0);
   const progress = new Progress(todo.length, 'scoring');
@@ -129,6 +137,7 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
         const x = await it.load();
         const r = await scorer.score(x);
         const rec: Record<string, unknown> = { ...base, score: r.score, score_rank: r.scoreRank, rank: r.rank, embedding_dim: scorer.K, log_density_embedding: r.logDensityEmbedding };
+        if (r.approx) rec.approx = { rows: r.approx.rows, method: r.approx.method, sketches: r.approx.sketches, seed: r.approx.seed };
         if (flags.spectrum) rec.singular_values = Array.from(r.singularValues);
         if (flags.embedding) rec.embedding = Array.from(r.embedding);
         if (nVectors && r.vectors) rec.vectors = await writeVectors(r, model, vecDir, it.index, outDir);
@@ -154,6 +163,16 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
       (ok ? ` (${(secs / ok).toFixed(2)} s/image); score min ${scores[0].toFixed(2)} median ${med.toFixed(2)} max ${scores[scores.length - 1].toFixed(2)}` : '') +
       `\nwrote ${outPath}\n`,
   );
+}
+
+function approxOptions(flags: ScoreFlags): ApproxOptions | undefined {
+  if (flags.approx === undefined) return undefined;
+  const method = flags.approxMethod;
+  if (!APPROX_METHODS.includes(method as ApproxMethod)) throw new UserError(`--approx-method must be one of ${APPROX_METHODS.join(', ')}, got '${method}'`);
+  const rows = parseNum(flags.approx, 'approx', POSITIVE_INT);
+  const sketches = parseNum(flags.approxSketches, 'approx-sketches', POSITIVE_INT);
+  if (sketches > rows) throw new UserError(`--approx-sketches ${sketches} exceeds --approx ${rows}`);
+  return { rows, method: method as ApproxMethod, sketches, seed: Number(flags.seed) || 0 };
 }
 
 function datasetOf(path: string, inputs: string[]): string | undefined {

@@ -2,12 +2,19 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
+import { DIGITS_VIT_DEFAULTS } from '../train/vit.js';
 import { action, UserError } from './errors.js';
 import { optNum, parseNum, POSITIVE_INT } from './flags.js';
 import { formatSeconds } from './progress.js';
 
 interface TrainFlags {
   out: string;
+  arch: string;
+  hidden: string;
+  layers: string;
+  heads: string;
+  patch: string;
+  mlpRatio: string;
   steps: string;
   batch: string;
   views: string;
@@ -28,8 +35,14 @@ export function register(program: Command): void {
   const d = TRAIN_DEFAULTS;
   program
     .command('train')
-    .description('train the digits JEPA encoder with LeJEPA (invariance over augmented views + SIGReg); resumes from <out>/checkpoint.safetensors')
+    .description('train a digits JEPA encoder (--arch cnn as mnist-jepa, --arch vit as digits-vit) with LeJEPA (invariance over augmented views + SIGReg); resumes from <out>/checkpoint.safetensors')
     .requiredOption('--out <dir>', 'model folder: config.json, model.safetensors, checkpoint, train-log.jsonl, metrics.json')
+    .option('--arch <arch>', 'cnn (the digits CNN, as mnist-jepa) or vit (a DINOv2 ViT written as a Hugging Face folder, as digits-vit)', 'cnn')
+    .option('--hidden <n>', 'vit: hidden size = embedding size', String(DIGITS_VIT_DEFAULTS.hiddenSize))
+    .option('--layers <n>', 'vit: transformer blocks', String(DIGITS_VIT_DEFAULTS.layers))
+    .option('--heads <n>', 'vit: attention heads', String(DIGITS_VIT_DEFAULTS.heads))
+    .option('--patch <n>', 'vit: patch size (divides 28)', String(DIGITS_VIT_DEFAULTS.patchSize))
+    .option('--mlp-ratio <r>', 'vit: MLP width / hidden size', String(DIGITS_VIT_DEFAULTS.mlpRatio))
     .option('--steps <n>', 'optimisation steps', String(d.steps))
     .option('--batch <n>', 'images per step', String(d.batch))
     .option('--views <n>', 'augmented views per image', String(d.views))
@@ -51,8 +64,23 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const seed = Number(flags.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UserError(`--seed must be a non-negative integer, got '${flags.seed}'`);
   const out = resolve(flags.out);
+  if (flags.arch !== 'cnn' && flags.arch !== 'vit') throw new UserError(`--arch must be cnn or vit, got '${flags.arch}'`);
+  const vit =
+    flags.arch === 'vit'
+      ? {
+          hiddenSize: parseNum(flags.hidden, 'hidden', POSITIVE_INT),
+          layers: parseNum(flags.layers, 'layers', POSITIVE_INT),
+          heads: parseNum(flags.heads, 'heads', POSITIVE_INT),
+          patchSize: parseNum(flags.patch, 'patch', POSITIVE_INT),
+          mlpRatio: parseNum(flags.mlpRatio, 'mlp-ratio', { positive: true }),
+        }
+      : undefined;
+  if (vit && vit.hiddenSize % vit.heads !== 0) throw new UserError(`--hidden ${vit.hiddenSize} is not a multiple of --heads ${vit.heads}`);
+  if (vit && 28 % vit.patchSize !== 0) throw new UserError(`--patch ${vit.patchSize} does not divide the 28-pixel digits`);
   const res = await trainDigits({
     out,
+    arch: flags.arch,
+    vit,
     steps: parseNum(flags.steps, 'steps', POSITIVE_INT),
     batch: parseNum(flags.batch, 'batch', POSITIVE_INT),
     views: parseNum(flags.views, 'views', POSITIVE_INT),

@@ -167,8 +167,8 @@ export function parseHfConfig(file: string, family = ''): PreprocessConfig {
       const v = j[key];
       if (v === undefined) continue;
       const arr = typeof v === 'number' ? [v, v, v] : v;
-      if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-        throw bad(`'${key}' must be 3 numbers, got ${JSON.stringify(v)}`);
+      if (!Array.isArray(arr) || (arr.length !== 3 && arr.length !== 1) || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+        throw bad(`'${key}' must be 3 numbers (or 1 for every channel), got ${JSON.stringify(v)}`);
       }
       if (key === 'image_std' && arr.some((x) => x === 0)) throw bad(`'image_std' has a zero`);
       if (key === 'image_mean') cfg.mean = arr;

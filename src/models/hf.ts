@@ -141,8 +141,9 @@ export function vitConfigFromHf(raw: Record<string, unknown>, file: string): { f
   return { family, vit };
 }
 
-// How the transformers checkpoint of each family names a canonical tensor (for error messages).
-function hfName(family: string, canon: string): string {
+// How the transformers checkpoint of each family names a canonical tensor (error messages, and writing
+// checkpoints of models trained here).
+export function hfName(family: string, canon: string): string {
   const clip = family === 'clip_vision_model';
   const ijepa = family === 'ijepa';
   const glob: Record<string, string> = clip

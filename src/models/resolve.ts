@@ -6,7 +6,7 @@ import { augment, AugmentPreset } from '../data/augment.js';
 import { loadImage } from '../data/images.js';
 import { preprocessConfigFor, PreprocessConfig } from '../data/preprocess.js';
 import { Rng } from '../data/random.js';
-import { builtinModels, isBuiltinModel, loadBuiltinModel } from './builtin.js';
+import { builtinModelDir, builtinModels, isBuiltinHf, isBuiltinModel, loadBuiltinModel } from './builtin.js';
 import { DigitsEncoder, isDigitsFolder, loadDigitsEncoder } from './digits.js';
 import { EncoderGraph, loadEncoder, Pool, processorInputSize } from './encoder.js';
 
@@ -39,8 +39,8 @@ const POOLS = ['cls', 'mean', 'projected'];
  */
 export async function resolveModel(spec: string, opts: ModelOptions = {}): Promise<ResolvedModel> {
   if (opts.pool !== undefined && !POOLS.includes(opts.pool)) throw new Error(`--pool must be one of ${POOLS.join(', ')}, got '${opts.pool}'`);
-  if (isBuiltinModel(spec) || isDigitsFolder(spec)) {
-    const enc = isBuiltinModel(spec) ? loadBuiltinModel(spec) : loadDigitsEncoder(spec);
+  if ((isBuiltinModel(spec) && !isBuiltinHf(spec)) || isDigitsFolder(spec)) {
+    const enc = isBuiltinModel(spec) ? (loadBuiltinModel(spec) as DigitsEncoder) : loadDigitsEncoder(spec);
     const [, c, h, w] = enc.inputShape;
     if ((opts.height && opts.height !== h) || (opts.width && opts.width !== w)) throw new Error(`model ${spec} takes ${h}x${w} inputs, got ${opts.height}x${opts.width}`);
     if (opts.channels && opts.channels !== c) throw new Error(`model ${spec} takes ${c}-channel inputs, got ${opts.channels}`);
@@ -57,6 +57,9 @@ export async function resolveModel(spec: string, opts: ModelOptions = {}): Promi
       augmentView: (x, preset, rng) => augment(x, c, h, w, preset, rng),
     };
   }
+  // a built-in Hugging Face model (digits-vit) loads like any Hugging Face folder, under its own name
+  const name = spec;
+  if (isBuiltinModel(spec)) spec = builtinModelDir(spec);
   if (!existsSync(spec)) {
     throw new Error(`--model ${spec}: no such file or folder, and not a built-in model (built-in: ${builtinModels().join(', ')})`);
   }
@@ -72,7 +75,7 @@ export async function resolveModel(spec: string, opts: ModelOptions = {}): Promi
   let preprocess = preprocessConfigFor(folder, family, { size: h === w ? h : undefined });
   if (h !== w) preprocess = { ...preprocess, resize: { height: h, width: w }, centerCrop: undefined };
   return {
-    name: spec,
+    name,
     family: enc.family,
     encoder: enc,
     preprocess,

@@ -3,6 +3,7 @@ import { vjp } from '../autodiff/index.js';
 import { Graph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
 import { Session, SessionOptions } from '../runtime/session.js';
+import { ApproxOptions, checkApprox, combine, sketchEstimate, sketchMatrices } from './approx.js';
 import { GramSession } from './gram.js';
 import { gram } from './linalg.js';
 import { checkFinite, finishSpectrum, logStandardNormal, Spectrum, SpectrumOptions, transpose } from './spectrum.js';
@@ -23,12 +24,16 @@ export interface ScoreOptions extends SpectrumOptions, SessionOptions {
   chunk?: number;
   /** return all singular values */
   spectrum?: boolean;
+  /** estimate the score from r Jacobian products instead of K (src/score/approx.ts says what it estimates) */
+  approx?: ApproxOptions;
 }
 
 export interface ScoreResult extends Spectrum {
   embedding: Float32Array;
   /** log N(f(x); 0, I), the change-of-variables term the paper drops */
   logDensityEmbedding: number;
+  /** set when the score is the approximate one: its settings and each sketch's estimate */
+  approx?: Required<Omit<ApproxOptions, 'basis'>> & { perSketch: number[] };
 }
 
 // Above this many Jacobian entries, the Gram matrix is formed by onnxruntime (float64 Gemm) instead of JS.
@@ -39,6 +44,8 @@ export class JepaScorer {
   private gramSession?: GramSession;
   /** forward-only session, made on the first embed() */
   private fwd?: Session;
+  /** the approximate mode's sketches (each s x K, row-major) */
+  private sketches?: Float32Array[];
 
   private constructor(
     readonly encoder: Encoder,
@@ -58,7 +65,16 @@ export class JepaScorer {
     const res = await vjp(enc.graph, { outputs: [enc.output], wrt: [enc.input], mode: 'batched', inputShapes: { [enc.input]: shape }, keepOutputs: true });
     const sopts: SessionOptions = { threads: opts.threads, optimization: opts.optimization };
     const jac = await Session.create(res.graph, sopts);
-    return new JepaScorer(enc, jac, res.cotangents[0], res.grads[0], K, D, opts);
+    const s = new JepaScorer(enc, jac, res.cotangents[0], res.grads[0], K, D, opts);
+    if (opts.approx) {
+      try {
+        s.sketches = sketchMatrices(K, opts.approx).map((m) => Float32Array.from(m));
+      } catch (e) {
+        await jac.release();
+        throw e;
+      }
+    }
+    return s;
   }
 
   get chunk(): number {
@@ -87,8 +103,54 @@ export class JepaScorer {
     return { embedding: embedding!, J };
   }
 
-  /** JEPA-SCORE of one input (D values, laid out as the encoder's input shape). */
+  /** Products C J for the rows of C (n x K, row-major): n x D, `chunk` rows per run. */
+  async products(x: Float32Array, C: Float32Array): Promise<{ embedding: Float32Array; Y: Float32Array }> {
+    const { K, D } = this;
+    const n = C.length / K;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`products: the cotangent matrix has ${C.length} entries, not a multiple of K = ${K}`);
+    const input = this.feed(x);
+    const Y = new Float32Array(n * D);
+    let embedding: Float32Array | undefined;
+    for (let start = 0; start < n; start += this.chunk) {
+      const k = Math.min(this.chunk, n - start);
+      const cot = C.slice(start * K, (start + k) * K);
+      const out = await this.jac.run({ [this.encoder.input]: input, [this.cotangent]: new Tensor('float32', [k, 1, K], cot) });
+      Y.set(out[this.grad].data as Float32Array, start * D);
+      embedding ??= Float32Array.from(out[this.encoder.output].data as Float32Array);
+    }
+    return { embedding: embedding!, Y };
+  }
+
+  /** The approximate score (opts.approx): r products in total instead of K. */
+  private async approxScore(x: Float32Array): Promise<ScoreResult> {
+    const { K, D } = this;
+    const eps = this.opts.eps;
+    const parts = [];
+    let embedding: Float32Array | undefined;
+    for (const C of this.sketches!) {
+      const r = await this.products(x, C);
+      checkFinite(r.Y, 'Jacobian products');
+      embedding ??= r.embedding;
+      parts.push(sketchEstimate(r.Y, C.length / K, D, K, eps));
+    }
+    checkFinite(embedding!, 'embedding');
+    const res = combine(parts);
+    const sv = res.singularValues;
+    const tol = sv[0] * (this.opts.rankTol ?? Math.max(K, D) * 2 ** -23);
+    return {
+      score: res.score,
+      scoreRank: res.score,
+      rank: sv.filter((v) => v > tol && v > 0).length,
+      singularValues: this.opts.spectrum ? sv : sv.slice(0, 0),
+      embedding: embedding!,
+      logDensityEmbedding: logStandardNormal(embedding!),
+      approx: { ...checkApprox(this.opts.approx!, K), perSketch: res.perSketch },
+    };
+  }
+
+  /** JEPA-SCORE of one input (D values, laid out as the encoder's input shape); the estimate with opts.approx. */
   async score(x: Float32Array): Promise<ScoreResult> {
+    if (this.sketches) return this.approxScore(x);
     const { embedding, J } = await this.jacobian(x);
     checkFinite(embedding, 'embedding');
     checkFinite(J, 'Jacobian');

@@ -8,7 +8,7 @@ import { Dataset, loadDataset } from '../data/datasets.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
 import { writeSafetensors } from '../data/safetensors.js';
-import { GraphBuilder } from '../graph/builder.js';
+import { GraphBuilder, Value } from '../graph/builder.js';
 import { Graph } from '../graph/graph.js';
 import { Tensor } from '../graph/tensor.js';
 import { addDigitsEncoder, buildDigitsEncoder, DigitsConfig, defaultDigitsConfig, digitsWeightShapes, initDigitsWeights } from '../models/digits.js';
@@ -16,11 +16,16 @@ import { Session } from '../runtime/session.js';
 import { lejepaLoss } from './objectives.js';
 import { randomDirections, SIGREG_KNOTS, SIGREG_T_MAX } from './sigreg.js';
 import { BatchSampler, fit, stepRng, Trainer } from './trainer.js';
+import { addVitEncoder, digitsVitConfig, DigitsVitOptions, DIGITS_VIT_DEFAULTS, embedVitImages, initVitWeights, vitParamShapes, writeVitFolder } from './vit.js';
 
 export interface DigitsTrainOptions {
   /** model folder to write */
   out: string;
+  /** 'cnn' (the digits CNN, default) or 'vit' (a DINOv2-style ViT written as a Hugging Face folder) */
+  arch?: 'cnn' | 'vit';
   config?: DigitsConfig;
+  /** the ViT's size when arch is 'vit' */
+  vit?: DigitsVitOptions;
   /** total optimisation steps */
   steps?: number;
   /** images per step (each seen in `views` augmented views) */
@@ -80,13 +85,63 @@ export const TRAIN_DEFAULTS = {
 
 /** The training graph: views [V*N,1,H,W] and M directions [K,M] in, LeJEPA loss out (weights as initializers). */
 export function lejepaGraph(cfg: DigitsConfig, weights: Map<string, Tensor>, views: number, batch: number, lambda: number, directions: number): { graph: Graph; loss: string; invariance: string; sigreg: string } {
+  return lejepaGraphOf(cnnArch(cfg), weights, views, batch, lambda, directions);
+}
+
+/** What the training loop needs from an architecture. */
+interface Arch {
+  channels: number;
+  size: number;
+  K: number;
+  params: [string, number[]][];
+  init: (rng: Rng) => Map<string, Tensor>;
+  addEncoder: (b: GraphBuilder, x: Value, n: number, w: (name: string) => Value) => Value;
+  embed: (weights: Map<string, Tensor>, images: Float32Array[], threads?: number) => Promise<Float32Array[]>;
+  save: (dir: string, weights: Map<string, Tensor>) => void;
+  modelType: string;
+}
+
+function cnnArch(cfg: DigitsConfig): Arch {
+  return {
+    channels: cfg.num_channels,
+    size: cfg.image_size,
+    K: cfg.embedding_dim,
+    params: digitsWeightShapes(cfg),
+    init: (rng) => initDigitsWeights(cfg, rng),
+    addEncoder: (b, x, _n, w) => addDigitsEncoder(b, cfg, x, w),
+    embed: (w, images, threads) => embedImages(cfg, w, images, threads),
+    save: (dir, weights) => {
+      writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt', model_type: cfg.model_type });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    },
+    modelType: cfg.model_type,
+  };
+}
+
+function vitArch(o: DigitsVitOptions): Arch {
+  const vit = digitsVitConfig(o);
+  return {
+    channels: vit.numChannels,
+    size: vit.imageSize[0],
+    K: vit.hiddenSize,
+    params: vitParamShapes(vit),
+    init: (rng) => initVitWeights(vit, rng),
+    addEncoder: (b, x, n, w) => addVitEncoder(b, vit, x, n, w),
+    embed: (w, images, threads) => embedVitImages(vit, w, images, threads),
+    save: (dir, weights) => writeVitFolder(dir, o, weights),
+    modelType: 'dinov2',
+  };
+}
+
+/** The LeJEPA training graph of any architecture (weights as initializers under their own names). */
+function lejepaGraphOf(arch: Arch, weights: Map<string, Tensor>, views: number, batch: number, lambda: number, directions: number) {
   const b = new GraphBuilder('digits_lejepa');
-  const s = cfg.image_size;
-  const x = b.input('views', 'float32', [views * batch, cfg.num_channels, s, s]);
-  const dirs = b.input('dirs', 'float32', [cfg.embedding_dim, directions]);
-  for (const [name] of digitsWeightShapes(cfg)) b.init(name, weights.get(name)!);
-  const z = addDigitsEncoder(b, cfg, x, (n) => n);
-  const zv = b.reshape(z, [views, batch, cfg.embedding_dim]);
+  const x = b.input('views', 'float32', [views * batch, arch.channels, arch.size, arch.size]);
+  const dirs = b.input('dirs', 'float32', [arch.K, directions]);
+  const names = new Map<string, Value>();
+  for (const [name] of arch.params) names.set(name, b.init(name, weights.get(name)!));
+  const z = arch.addEncoder(b, x, views * batch, (n) => names.get(n)!);
+  const zv = b.reshape(z, [views, batch, arch.K]);
   const l = lejepaLoss(b, zv, dirs, { lambda, n: batch });
   b.output(l.loss, 'float32', []);
   return { graph: b.build(), loss: l.loss, invariance: l.invariance, sigreg: l.regularizer };
@@ -261,10 +316,12 @@ function lastLoss(logPath: string): number | null {
 export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrainResult> {
   const o = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DigitsTrainOptions>;
   const log = opts.log ?? (() => {});
-  const cfg = opts.config ?? defaultDigitsConfig();
+  const isVit = opts.arch === 'vit';
+  const vitOpts = { ...DIGITS_VIT_DEFAULTS, ...(opts.vit ?? {}) };
+  const arch = isVit ? vitArch(vitOpts) : cnnArch(opts.config ?? defaultDigitsConfig());
   log(`loading ${o.trainSet}`);
-  const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: cfg.image_size });
-  if (train.channels !== cfg.num_channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${cfg.num_channels}`);
+  const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: arch.size });
+  if (train.channels !== arch.channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${arch.channels}`);
   mkdirSync(o.out, { recursive: true });
   const ckPath = join(o.out, 'checkpoint.safetensors');
   const logPath = join(o.out, 'train-log.jsonl');
@@ -272,6 +329,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     steps: o.steps, batch: o.batch, views: o.views, lr: o.lr, warmup: o.warmup, weightDecay: o.weightDecay, lambda: o.lambda,
     directions: o.directions, seed: o.seed, trainSet: o.trainSet, trainLimit: o.trainLimit ?? null,
     sigreg: { tMax: SIGREG_T_MAX, knots: SIGREG_KNOTS }, augment: 'digits',
+    ...(isVit ? { arch: 'vit', vit: vitOpts } : {}),
   };
   const settingsPath = join(o.out, 'train-settings.json');
   if (opts.resume === false) {
@@ -289,10 +347,10 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   }
   writeFileSync(settingsPath, JSON.stringify(settings, null, 2) + '\n');
 
-  const init = initDigitsWeights(cfg, new Rng(o.seed));
+  const init = arch.init(new Rng(o.seed));
   const batch = Math.min(o.batch, train.images.length);
-  const lg = lejepaGraph(cfg, init, o.views, batch, o.lambda, o.directions);
-  const params = digitsWeightShapes(cfg).map(([n]) => n);
+  const lg = lejepaGraphOf(arch, init, o.views, batch, o.lambda, o.directions);
+  const params = arch.params.map(([n]) => n);
   const trainer = await Trainer.create(lg.graph, {
     loss: lg.loss,
     params,
@@ -301,24 +359,24 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     session: { threads: o.threads },
   });
   const sampler = new BatchSampler(train.images.length, batch, o.seed);
-  const s = cfg.image_size;
+  const s = arch.size;
   const feeds = (step: number): Record<string, Tensor> => {
     const views = makeViews(train, sampler.indices(step), o.views, stepRng(o.seed, step, 2));
-    const dirs = randomDirections(stepRng(o.seed, step, 3), cfg.embedding_dim, o.directions);
+    const dirs = randomDirections(stepRng(o.seed, step, 3), arch.K, o.directions);
     return {
-      views: new Tensor('float32', [o.views * batch, cfg.num_channels, s, s], views),
-      dirs: new Tensor('float32', [cfg.embedding_dim, o.directions], dirs),
+      views: new Tensor('float32', [o.views * batch, arch.channels, s, s], views),
+      dirs: new Tensor('float32', [arch.K, o.directions], dirs),
     };
   };
 
   let evalData: { train: Dataset; test: Dataset } | undefined;
   const evaluate = async (linear = false): Promise<{ knn: number; linear?: number }> => {
-    evalData ??= { train, test: await loadDataset(o.evalSet, { limit: opts.evalLimit, size: cfg.image_size }) };
+    evalData ??= { train, test: await loadDataset(o.evalSet, { limit: opts.evalLimit, size: arch.size }) };
     const { test } = evalData;
     if (!train.labels || !test.labels) throw new Error(`kNN accuracy needs labels in ${o.trainSet} and ${o.evalSet}`);
     const w = trainer.weights();
-    const zt = await embedImages(cfg, w, train.images, o.threads);
-    const ze = await embedImages(cfg, w, test.images, o.threads);
+    const zt = await arch.embed(w, train.images, o.threads);
+    const ze = await arch.embed(w, test.images, o.threads);
     const knn = knnAccuracy(zt, train.labels, ze, test.labels, 10);
     return linear ? { knn, linear: linearProbeAccuracy(zt, train.labels, ze, test.labels) } : { knn };
   };
@@ -370,8 +428,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
       logFile.write({ step: trainer.step, knn_accuracy: knn, linear_probe_accuracy: linear, time: new Date().toISOString() });
       log(`final accuracy on ${o.evalSet}: kNN (k=10, cosine) ${(knn * 100).toFixed(2)}%, linear probe ${(linear! * 100).toFixed(2)}%`);
     }
-    writeSafetensors(join(o.out, 'model.safetensors'), weights, { format: 'pt', model_type: cfg.model_type });
-    writeFileSync(join(o.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    arch.save(o.out, weights);
     const metrics = {
       steps: trainer.step,
       seconds_this_run: Math.round(seconds),
