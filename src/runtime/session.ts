@@ -1,7 +1,8 @@
 // Runs graphs with onnxruntime-node.
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { arch, cpus, platform, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/graph.js';
 import { serializeModel } from '../graph/onnx.js';
@@ -14,6 +15,28 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** weights above this many bytes in total go through an external data file (protobuf caps at 2 GB) */
   externalAbove?: number;
+  /** execution provider: 'cpu' (default) or 'cuda' (onnxruntime's CUDA provider, CPU for ops it lacks) */
+  device?: Device;
+}
+
+export type Device = 'cpu' | 'cuda';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
+
+/** Where onnxruntime-node looks for its CUDA provider library (installed only on request, see docs/scale.md). */
+export function cudaProviderPath(): string {
+  const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return join(pkg, 'bin', 'napi-v6', platform(), arch(), 'libonnxruntime_providers_cuda.so');
+}
+
+/** Throws, with one line saying how to enable it, when the device's provider is not installed. */
+export function checkDevice(device: Device): void {
+  if (device !== 'cuda') return;
+  if (!existsSync(cudaProviderPath())) {
+    throw new Error(
+      `--device cuda: onnxruntime-node's CUDA provider is not installed (${cudaProviderPath()} is missing); ` +
+        'install it with `node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12` (downloads from NuGet; needs CUDA 12 and cuDNN 9), see docs/scale.md',
+    );
+  }
 }
 
 const EXTERNAL_ABOVE = 1.5e9;
@@ -79,11 +102,13 @@ export class Session {
 
   static async create(graph: Graph, opts: SessionOptions = {}): Promise<Session> {
     const threads = opts.threads ?? defaultThreads();
+    const device = opts.device ?? 'cpu';
+    checkDevice(device);
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: ['cpu'],
+      executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     };
     const external = initializerBytes(graph) > (opts.externalAbove ?? EXTERNAL_ABOVE) ? writeWithExternalData(graph) : undefined;
     let inner: ort.InferenceSession;
