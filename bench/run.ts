@@ -4,7 +4,8 @@
 //  2. speed: 12 blocks at 224 px: ms per Jacobian row and s per image for each --chunks value; the listing
 //     is too slow to run whole there, so its parts are timed (forward, --torch-rows rows, svdvals) and
 //     one image is projected as forward + K rows + svdvals.
-// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed --out FILE
+//  3. queue (bench/queue.ts): queue-mode overhead against a local run, and 2 workers x 1 thread vs 2 threads.
+// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed|queue --queue-images N --out FILE
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -16,6 +17,7 @@ import { Tensor } from '../src/graph/tensor.js';
 import { loadHfEncoder } from '../src/models/hf.js';
 import { randomVitWeights, vitConfig } from '../src/models/vit.js';
 import { JepaScorer } from '../src/score/jepa.js';
+import { benchQueue } from './queue.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,6 +27,7 @@ const { values: args } = parseArgs({
     'torch-rows': { type: 'string', default: '8' },
     'no-torch': { type: 'boolean', default: false },
     only: { type: 'string' },
+    'queue-images': { type: 'string', default: '400' },
     out: { type: 'string', default: 'out/bench.json' },
   },
 });
@@ -103,7 +106,7 @@ const result: Record<string, unknown> = { date: new Date().toISOString(), thread
 console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 
 // 1. agreement on a small ViT
-if (args.only !== 'speed') {
+if (!args.only || args.only === 'agreement') {
   const { dir, x } = writeModel(2, 112);
   const o = await ours(dir, x, 112, 32);
   console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);
@@ -116,7 +119,7 @@ if (args.only !== 'speed') {
 }
 
 // 2. speed on ViT-S/14 at 224 px
-if (args.only !== 'agreement') {
+if (!args.only || args.only === 'speed') {
   const { dir, x } = writeModel(12, 224);
   const rows: Record<string, unknown>[] = [];
   for (const chunk of chunks) {
@@ -136,6 +139,9 @@ if (args.only !== 'agreement') {
   } else console.log('PyTorch listing skipped (needs /usr/bin/python3 with torch: apt-get install python3-torch)');
   result.speed = { layers: 12, size: 224, ours: rows, torch: t && { ...t, speedup: t.projected_seconds / best } };
 }
+
+// 3. queue mode
+if (!args.only || args.only === 'queue') result.queue = await benchQueue({ runs, images: Number(args['queue-images']) });
 
 mkdirSync('out', { recursive: true });
 writeFileSync(args.out!, JSON.stringify(result, null, 2));
