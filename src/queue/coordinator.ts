@@ -57,11 +57,13 @@ export async function coordinate(o: CoordinateOptions): Promise<void> {
   const look = async (id: string) => {
     const i = index.get(id);
     if (i === undefined || outcomes[i]) return;
+    // the state first: a job read before it finished would have no return value yet
+    const state = await queue.getJobState(id);
+    if (state !== 'completed' && state !== 'failed') return;
     const job = await Job.fromId(queue, id);
     if (!job) return;
-    const state = await job.getState();
     if (state === 'completed') settle(i, { ok: true, value: job.returnvalue });
-    else if (state === 'failed') settle(i, { ok: false, reason: job.failedReason || 'failed' });
+    else settle(i, { ok: false, reason: job.failedReason || 'failed' });
   };
   const lookSafe = (id: string) => look(id).catch(fail);
   const sweep = async () => {
