@@ -1,7 +1,7 @@
 // `score --redis`: the coordinator. One job per batch of images (BullMQ on Redis), done by `jepa-score worker`s;
 // the lines come back and are written in input order, exactly as a local run writes them.
 import { createHash } from 'node:crypto';
-import { coordinate } from '../queue/coordinator.js';
+import { coordinate, Outcome } from '../queue/coordinator.js';
 import { pingRedis, redact } from '../queue/redis.js';
 import { resolveModel } from './model.js';
 import { Progress } from './progress.js';
@@ -54,18 +54,27 @@ export async function coordinateScoring(o: {
       backoffMs: 1000,
       onSettled: (i, out) => {
         const n = jobs[i].items.length;
-        if (!out.ok) return progress.fail(n);
-        const recs = (out.value as ScoreJobResult).records;
+        const recs = linesOf(out);
+        if (!recs) return progress.fail(n);
         const bad = recs.filter((r) => r.error !== undefined).length;
         if (bad) progress.fail(bad);
         if (n - bad) progress.tick(n - bad);
       },
       onInOrder: (i, out) => {
-        if (out.ok) for (const rec of (out.value as ScoreJobResult).records) o.write(rec);
-        else for (const it of jobs[i].items) o.write({ ...baseRecord(it), error: `${it.path ?? it.key}: job failed after ${ATTEMPTS} attempts: ${out.reason}` });
+        const recs = linesOf(out);
+        if (recs) for (const rec of recs) o.write(rec);
+        else {
+          const reason = out.ok ? 'the worker returned no lines' : `job failed after ${ATTEMPTS} attempts: ${out.reason}`;
+          for (const it of jobs[i].items) o.write({ ...baseRecord(it), error: `${it.path ?? it.key}: ${reason}` });
+        }
       },
     });
   } finally {
     progress.stop();
   }
+}
+
+function linesOf(out: Outcome): Record<string, unknown>[] | undefined {
+  const recs = out.ok ? (out.value as ScoreJobResult | null)?.records : undefined;
+  return Array.isArray(recs) ? recs : undefined;
 }
