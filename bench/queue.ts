@@ -55,9 +55,12 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
     };
   };
   const common = [imgs, '--model', 'mnist-jepa'];
-  const res: Record<string, number[]> = { local1: [], queue1: [], queue8: [], local2: [], queue2x1: [] };
+  const res: Record<string, number[]> = { local0: [], queue0: [], local1: [], queue1: [], queue8: [], local2: [], queue2x1: [] };
   try {
     for (let r = 0; r < opts.runs; r++) {
+      // fixed costs (node start-up, listing, model load, Redis set-up): the same commands on 0 images
+      res.local0.push(await timed(['score', ...common, '--threads', '1', '--limit', '0', '--out', out('local0')]));
+      res.queue0.push(await timed(['score', ...common, '--limit', '0', '--redis', redis.url, '--queue', 'bench', '--out', out('queue0')]));
       res.local1.push(await timed(['score', ...common, '--threads', '1', '--out', out('local1')]));
       let stop = await workers(1);
       res.queue1.push(await timed(['score', ...common, '--redis', redis.url, '--queue', 'bench', '--out', out('queue1')]));
@@ -78,9 +81,14 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
   const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(1)}%`;
   const n = opts.images;
   console.log(`[queue] ${n} MNIST digits, mnist-jepa, whole commands (start-up, listing, model load included), medians of ${opts.runs}`);
-  console.log(`[queue] local score --threads 1: ${m.local1.toFixed(2)} s (${(n / m.local1).toFixed(1)} images/s)`);
-  console.log(`[queue] coordinator + 1 worker x 1 thread, 1 image/job: ${m.queue1.toFixed(2)} s, overhead ${pct(m.queue1, m.local1)}`);
-  console.log(`[queue] coordinator + 1 worker x 1 thread, 8 images/job: ${m.queue8.toFixed(2)} s, overhead ${pct(m.queue8, m.local1)}`);
+  // scoring time: the whole command less its fixed cost on 0 images
+  const sLocal = m.local1 - m.local0;
+  const s1 = m.queue1 - m.queue0;
+  const s8 = m.queue8 - m.queue0;
+  console.log(`[queue] fixed cost on 0 images: local ${m.local0.toFixed(2)} s, coordinator ${m.queue0.toFixed(2)} s`);
+  console.log(`[queue] local score --threads 1: ${m.local1.toFixed(2)} s, scoring ${sLocal.toFixed(2)} s (${(n / sLocal).toFixed(1)} images/s)`);
+  console.log(`[queue] coordinator + 1 worker x 1 thread, 1 image/job: ${m.queue1.toFixed(2)} s, scoring ${s1.toFixed(2)} s, overhead ${pct(s1, sLocal)} of the local scoring time`);
+  console.log(`[queue] coordinator + 1 worker x 1 thread, 8 images/job: ${m.queue8.toFixed(2)} s, scoring ${s8.toFixed(2)} s, overhead ${pct(s8, sLocal)} of the local scoring time`);
   console.log(`[queue] local score --threads 2: ${m.local2.toFixed(2)} s; coordinator + 2 workers x 1 thread (8 images/job): ${m.queue2x1.toFixed(2)} s (${(m.local2 / m.queue2x1).toFixed(2)}x)`);
   console.log('[queue] every queue run wrote the same bytes as the local run');
   return { images: n, runs: opts.runs, seconds: res, medians: m };
