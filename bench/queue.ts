@@ -1,6 +1,6 @@
 // npm run bench -- --only queue: queue mode (BullMQ on a private redis-server) against a local run, same images
 // (the first --queue-images MNIST test digits as PNGs), the built-in model mnist-jepa, whole commands timed.
-//  1. overhead: `score --threads 1` vs `score --redis` with one warm `worker --threads 1`, 1 and 8 images per job
+//  1. overhead: `score --threads 1` vs `score --redis` with one warm `worker --threads 1`, 1, 8 and 32 images per job
 //  2. 2 workers x 1 thread vs 1 process x 2 threads
 // Medians of --runs runs. Needs redis-server (REDIS_SERVER or the PATH); skipped with a line without it.
 import { spawn } from 'node:child_process';
@@ -55,7 +55,7 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
     };
   };
   const common = [imgs, '--model', 'mnist-jepa'];
-  const res: Record<string, number[]> = { local0: [], queue0: [], local1: [], queue1: [], queue8: [], local2: [], queue2x1: [] };
+  const res: Record<string, number[]> = { local0: [], queue0: [], local1: [], queue1: [], queue8: [], queue32: [], local2: [], queue2x1: [] };
   try {
     for (let r = 0; r < opts.runs; r++) {
       // fixed costs (node start-up, listing, model load, Redis set-up): the same commands on 0 images
@@ -65,6 +65,7 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
       let stop = await workers(1);
       res.queue1.push(await timed(['score', ...common, '--redis', redis.url, '--queue', 'bench', '--out', out('queue1')]));
       res.queue8.push(await timed(['score', ...common, '--redis', redis.url, '--queue', 'bench', '--batch', '8', '--out', out('queue8')]));
+      res.queue32.push(await timed(['score', ...common, '--redis', redis.url, '--queue', 'bench', '--batch', '32', '--out', out('queue32')]));
       await stop();
       res.local2.push(await timed(['score', ...common, '--threads', '2', '--out', out('local2')]));
       stop = await workers(2);
@@ -73,7 +74,7 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
     }
     // the queue runs wrote what the local run wrote
     const ref = readFileSync(join(dir, 'local1.jsonl'), 'utf8');
-    for (const n of ['queue1', 'queue8', 'queue2x1']) if (readFileSync(join(dir, `${n}.jsonl`), 'utf8') !== ref) throw new Error(`${n}.jsonl differs from the local run`);
+    for (const n of ['queue1', 'queue8', 'queue32', 'queue2x1']) if (readFileSync(join(dir, `${n}.jsonl`), 'utf8') !== ref) throw new Error(`${n}.jsonl differs from the local run`);
   } finally {
     await redis.stop();
   }
@@ -83,12 +84,13 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
   console.log(`[queue] ${n} MNIST digits, mnist-jepa, whole commands (start-up, listing, model load included), medians of ${opts.runs}`);
   // scoring time: the whole command less its fixed cost on 0 images
   const sLocal = m.local1 - m.local0;
-  const s1 = m.queue1 - m.queue0;
-  const s8 = m.queue8 - m.queue0;
   console.log(`[queue] fixed cost on 0 images: local ${m.local0.toFixed(2)} s, coordinator ${m.queue0.toFixed(2)} s`);
   console.log(`[queue] local score --threads 1: ${m.local1.toFixed(2)} s, scoring ${sLocal.toFixed(2)} s (${(n / sLocal).toFixed(1)} images/s)`);
-  console.log(`[queue] coordinator + 1 worker x 1 thread, 1 image/job: ${m.queue1.toFixed(2)} s, scoring ${s1.toFixed(2)} s, overhead ${pct(s1, sLocal)} of the local scoring time`);
-  console.log(`[queue] coordinator + 1 worker x 1 thread, 8 images/job: ${m.queue8.toFixed(2)} s, scoring ${s8.toFixed(2)} s, overhead ${pct(s8, sLocal)} of the local scoring time`);
+  for (const [b, total] of [[1, m.queue1], [8, m.queue8], [32, m.queue32]]) {
+    const sq = total - m.queue0;
+    const perJob = ((sq - sLocal) / Math.ceil(n / b)) * 1000;
+    console.log(`[queue] coordinator + 1 worker x 1 thread, ${b} image(s)/job: ${total.toFixed(2)} s, scoring ${sq.toFixed(2)} s, overhead ${pct(sq, sLocal)} of the local scoring time (${perJob.toFixed(1)} ms per job)`);
+  }
   console.log(`[queue] local score --threads 2: ${m.local2.toFixed(2)} s; coordinator + 2 workers x 1 thread (8 images/job): ${m.queue2x1.toFixed(2)} s (${(m.local2 / m.queue2x1).toFixed(2)}x)`);
   console.log('[queue] every queue run wrote the same bytes as the local run');
   return { images: n, runs: opts.runs, seconds: res, medians: m };

@@ -60,15 +60,21 @@ test('kill -9 of a worker mid-run loses and duplicates nothing', { skip }, async
   const out = join(dir, 'k.jsonl');
   const a = worker('kill', ['--concurrency', '2']);
   const coord = spawnCli(['score', imgs, '--out', out, '--redis', redis.url, '--queue', 'kill', ...SETTINGS], {}, dir);
-  await until(() => jobLines(a.log()).length >= 8, 60_000, 'worker A to finish 8 jobs');
+  const ids = (lines: string[]) => new Set(lines.map((l) => l.split(' ')[3]));
+  const started = (log: string) => ids(log.split('\n').filter((l) => /: job \S+: started/.test(l)));
+  // kill A while it holds a job it has not finished
+  const inFlight = () => [...started(a.log())].filter((id) => !ids(jobLines(a.log())).has(id));
+  await until(() => jobLines(a.log()).length >= 8 && inFlight().length > 0, 60_000, 'worker A to finish 8 jobs and hold another');
   a.proc.kill('SIGKILL');
   await a.exited;
+  const lost = inFlight();
   const b = worker('kill');
   assert.equal(await coord.exited, 0, coord.log());
   await stop(b);
   assert.equal(readFileSync(out, 'utf8'), local);
-  // A's unfinished jobs went to B
-  const done = new Set([...jobLines(a.log()), ...jobLines(b.log())].map((l) => l.split(' ')[3]));
+  // the jobs A held went to B, and every job finished
+  for (const id of lost) assert.ok(ids(jobLines(b.log())).has(id), `job ${id} lost`);
+  const done = ids([...jobLines(a.log()), ...jobLines(b.log())]);
   assert.equal(done.size, 41);
 });
 

@@ -98,6 +98,7 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
 
   if (flags.redis) {
     const batch = optNum(flags.batch, 'batch', POSITIVE_INT) ?? 1;
+    if (flags.threads !== undefined || run.device !== 'cpu') process.stderr.write('note: --threads and --device are the workers\' own flags; the coordinator does not score\n');
     await coordinateScoring({ redis: flags.redis, queue: flags.queue ?? DEFAULT_QUEUE, settings, items: todo, outPath, batch, write });
   } else {
     // load the model after the listing, so a bad input fails first

@@ -47,6 +47,7 @@ async function runWorker(flags: WorkerFlags): Promise<void> {
       const key = JSON.stringify(settings);
       const pool = idle.get(key) ?? [];
       idle.set(key, pool);
+      log(`job ${job.id}: started (attempt ${job.attemptsMade + 1})`);
       const scorer = pool.pop() ?? (await ItemScorer.create(settings, run));
       try {
         const t0 = Date.now();
