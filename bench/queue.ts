@@ -92,6 +92,8 @@ export async function benchQueue(opts: { runs: number; images: number }): Promis
     console.log(`[queue] coordinator + 1 worker x 1 thread, ${b} image(s)/job: ${total.toFixed(2)} s, scoring ${sq.toFixed(2)} s, overhead ${pct(sq, sLocal)} of the local scoring time (${perJob.toFixed(1)} ms per job)`);
   }
   console.log(`[queue] local score --threads 2: ${m.local2.toFixed(2)} s; coordinator + 2 workers x 1 thread (8 images/job): ${m.queue2x1.toFixed(2)} s (${(m.local2 / m.queue2x1).toFixed(2)}x)`);
+  const lo = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, Math.min(...v)]));
+  console.log(`[queue] minima of the runs (least disturbed by other load): ${Object.entries(lo).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
   console.log('[queue] every queue run wrote the same bytes as the local run');
-  return { images: n, runs: opts.runs, seconds: res, medians: m };
+  return { images: n, runs: opts.runs, seconds: res, medians: m, minima: lo };
 }
