@@ -45,10 +45,18 @@ async function stop(w: ReturnType<typeof worker>) {
 
 const jobLines = (log: string) => log.split('\n').filter((l) => /: job \S+: \d+ images/.test(l));
 
-test('two workers write the same file as a local run, byte for byte; a bad image fails its line only', { skip }, async () => {
+test('two workers write the same file as a local run, byte for byte (images and pixel_values); a bad image fails its line only', { skip }, async () => {
   const ws = [worker('same'), worker('same')];
   const r = cli(['score', imgs, '--out', join(dir, 'q.jsonl'), '--redis', redis.url, '--queue', 'same', ...SETTINGS], {}, dir);
+  // pixel_values rows travel as (file, index) too; another model and settings on the same workers
+  const fix = join(ROOT, 'test/fixtures/clip-tiny');
+  const pv = ['--model', fix, '--pixel-values', join(fix, 'expected.safetensors'), '--spectrum'];
+  const pl = cli(['score', ...pv, '--out', join(dir, 'pv-local.jsonl'), '--threads', '1'], {}, dir);
+  const pq = cli(['score', ...pv, '--out', join(dir, 'pv-queue.jsonl'), '--redis', redis.url, '--queue', 'same'], {}, dir);
   await Promise.all(ws.map(stop));
+  assert.equal(pl.code, 0, pl.stderr);
+  assert.equal(pq.code, 0, pq.stderr);
+  assert.equal(readFileSync(join(dir, 'pv-queue.jsonl'), 'utf8'), readFileSync(join(dir, 'pv-local.jsonl'), 'utf8'));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /scored 40 images, 1 failed/);
   assert.equal(readFileSync(join(dir, 'q.jsonl'), 'utf8'), local);
