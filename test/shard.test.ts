@@ -36,7 +36,8 @@ test('a shard depends on the path only: listing more files does not move the oth
 
 test('--shard 0/2 and 1/2 merged equal the whole run; a missing or doubled shard is reported', () => {
   const parts = [0, 1].map((i) => {
-    const out = join(dir, 'parts', `s${i}.jsonl`);
+    // each shard writes in its own folder (paths in lines are relative to it)
+    const out = join(dir, 'parts', `task${i}`, `s${i}.jsonl`);
     const r = cli(['score', imgs, '--out', out, '--threads', '1', '--spectrum', '--shard', `${i}/2`], {}, dir);
     assert.equal(r.code, 0, r.stderr);
     return out;
@@ -47,7 +48,7 @@ test('--shard 0/2 and 1/2 merged equal the whole run; a missing or doubled shard
   assert.deepEqual(lines[0][0].shard, '0/2');
   assert.equal(lines[0][0].total, 40);
 
-  // shard outputs sit in another folder: merge rebases their paths to the merged file's folder
+  // shard outputs sit in other folders: merge rebases their paths to the merged file's folder
   const merged = join(dir, 'all.jsonl');
   const m = cli(['merge', ...parts, '--out', merged], {}, dir);
   assert.equal(m.code, 0, m.stderr);

@@ -9,7 +9,7 @@ import { NON_NEGATIVE_INT, optNum, parseNum, POSITIVE_INT } from './flags.js';
 import { ModelOptions } from './model.js';
 import { formatSeconds, Progress } from './progress.js';
 import { coordinateScoring } from './score-queue.js';
-import { ItemRef, ItemScorer, listItems, parseDevice, RunOptions, ScoreSettings, shardItems } from './scoring.js';
+import { ItemRef, ItemScorer, listItems, parseDevice, RunOptions, ScoreSettings, shardItems, shardKey } from './scoring.js';
 import { formatShard, parseShard } from './shard.js';
 
 interface ScoreFlags {
@@ -77,7 +77,7 @@ async function runScore(inputs: string[], flags: ScoreFlags): Promise<void> {
   let items = listed.items;
   if (limit !== undefined) items = items.slice(0, limit);
   // shard lines say which shard of which list they belong to, for `merge`
-  const shardFields = shard && { shard: formatShard(shard), total: items.length, list: listHash(items) };
+  const shardFields = shard && { shard: formatShard(shard), total: items.length, list: listHash(items, inputs) };
   if (shard) items = shardItems(items, inputs, shard);
 
   const done = new Set(readJsonl<{ path?: string; index: number }>(outPath).records.map((r) => r.path ?? `#${r.index}`));
@@ -142,9 +142,9 @@ function scoreSettings(flags: ScoreFlags, inputSize: ModelOptions): ScoreSetting
   };
 }
 
-/** A short hash of the whole list of items (what `merge` checks shards against). */
-function listHash(items: ItemRef[]): string {
+/** A short hash of the whole list of items, independent of the output's folder (what `merge` checks shards against). */
+function listHash(items: ItemRef[], inputs: string[]): string {
   const h = createHash('sha256');
-  for (const it of items) h.update(`${it.index}\t${it.key}\n`);
+  for (const it of items) h.update(`${it.index}\t${shardKey(it, inputs)}\n`);
   return h.digest('hex').slice(0, 16);
 }

@@ -88,8 +88,8 @@ export function shardItems(items: ItemRef[], inputs: string[], shard: Shard): It
   return items.filter((it) => inShard(shardKey(it, inputs), shard));
 }
 
-/** What a shard is decided by: the path relative to the input it was found under (stable when the folder is listed again). */
-function shardKey(it: ItemRef, inputs: string[]): string {
+/** What a shard is decided by: the path relative to the input it was found under (stable when the folder is listed again, and on another machine). */
+export function shardKey(it: ItemRef, inputs: string[]): string {
   if (!it.path) return it.key;
   for (const inp of inputs) {
     const r = relative(resolve(inp), it.path);
