@@ -6,8 +6,9 @@
 //     one image is projected as forward + K rows + svdvals.
 //  3. approx: 12 blocks at 224 px, exact against `--approx r` (r = K/8 and K/16 by default), seconds per
 //     image of both measured in this run (runs interleaved), and their ratio.
-// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed|approx
-//          --approx 48,24 --out FILE
+//  4. queue (bench/queue.ts): queue-mode overhead against a local run, and 2 workers x 1 thread vs 2 threads.
+// Options: --runs N --chunks 16,32 --threads N --torch-rows N --no-torch --only agreement|speed|approx|queue
+//          --approx 48,24 --queue-images N --out FILE
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +20,7 @@ import { Tensor } from '../src/graph/tensor.js';
 import { loadHfEncoder } from '../src/models/hf.js';
 import { randomVitWeights, vitConfig } from '../src/models/vit.js';
 import { JepaScorer } from '../src/score/jepa.js';
+import { benchQueue } from './queue.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     only: { type: 'string' },
     approx: { type: 'string', default: '48,24' },
+    'queue-images': { type: 'string', default: '400' },
     out: { type: 'string', default: 'out/bench.json' },
   },
 });
@@ -107,7 +110,7 @@ const result: Record<string, unknown> = { date: new Date().toISOString(), thread
 console.log(`${threads} threads, medians of ${runs} runs after a warm-up`);
 
 // 1. agreement on a small ViT
-if (args.only === undefined || args.only === 'agreement') {
+if (!args.only || args.only === 'agreement') {
   const { dir, x } = writeModel(2, 112);
   const o = await ours(dir, x, 112, 32);
   console.log(`[agreement] ViT-S/14, 2 blocks, 112 px (K ${o.K}, D ${3 * 112 * 112}): jepa-score ${o.s_per_image.toFixed(2)} s/image, score ${o.score.toFixed(5)}`);
@@ -120,7 +123,7 @@ if (args.only === undefined || args.only === 'agreement') {
 }
 
 // 2. speed on ViT-S/14 at 224 px
-if (args.only === undefined || args.only === 'speed') {
+if (!args.only || args.only === 'speed') {
   const { dir, x } = writeModel(12, 224);
   const rows: Record<string, unknown>[] = [];
   for (const chunk of chunks) {
@@ -142,7 +145,7 @@ if (args.only === undefined || args.only === 'speed') {
 }
 
 // 3. approximate scoring against exact, ViT-S/14 at 224 px, same run
-if (args.only === undefined || args.only === 'approx') {
+if (!args.only || args.only === 'approx') {
   const { dir, x } = writeModel(12, 224);
   const enc = loadHfEncoder(dir, { height: 224, width: 224 });
   const rowsList = args.approx!.split(',').map(Number);
@@ -165,6 +168,9 @@ if (args.only === undefined || args.only === 'approx') {
   for (const o of out) console.log(`[approx] ViT-S/14, 12 blocks, 224 px: ${o.mode.padEnd(10)} (${String(o.rows).padStart(3)} Jacobian products): ${o.s_per_image.toFixed(1)} s per image, ${o.speedup.toFixed(1)}x, score ${o.score.toFixed(1)}`);
   result.approx = { layers: 12, size: 224, chunk: 16, modes: out };
 }
+
+// 4. queue mode
+if (!args.only || args.only === 'queue') result.queue = await benchQueue({ runs, images: Number(args['queue-images']) });
 
 mkdirSync('out', { recursive: true });
 writeFileSync(args.out!, JSON.stringify(result, null, 2));

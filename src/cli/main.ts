@@ -16,6 +16,8 @@ program
 // One line per command module.
 const commands: Array<() => Promise<{ register(p: Command): void }>> = [
   () => import('./score.js'),
+  () => import('./worker.js'),
+  () => import('./merge.js'),
   () => import('./report.js'),
   () => import('./train.js'),
   () => import('./ood.js'),

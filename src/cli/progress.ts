@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 export class Progress {
   private bar?: cliProgress.SingleBar;
   private done = 0;
+  private failed = 0;
   private lastLog = 0;
   private readonly start = Date.now();
 
@@ -11,18 +12,20 @@ export class Progress {
     private readonly total: number,
     private readonly label: string,
     private readonly unit = 'images',
+    /** show a count of failed items (see fail()) */
+    private readonly showFailed = false,
   ) {
     if (process.stderr.isTTY && !process.env.CI) {
       this.bar = new cliProgress.SingleBar(
         {
-          format: `${label} [{bar}] {value}/{total} | {rate} ${unit}/s | ETA {eta_formatted}`,
+          format: `${label} [{bar}] {value}/{total} | {rate} ${unit}/s | ETA {eta_formatted}` + (showFailed ? ' | {failed} failed' : ''),
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 20,
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total, 0, { rate: '0.0' });
+      this.bar.start(total, 0, { rate: '0.0', failed: 0 });
     }
   }
 
@@ -33,15 +36,22 @@ export class Progress {
   tick(n = 1): void {
     this.done += n;
     if (this.bar) {
-      this.bar.update(this.done, { rate: this.rate.toFixed(this.rate < 10 ? 2 : 1) });
+      this.bar.update(this.done, { rate: this.rate.toFixed(this.rate < 10 ? 2 : 1), failed: this.failed });
       return;
     }
     const now = Date.now();
     if (now - this.lastLog > 5000 || this.done === this.total) {
       this.lastLog = now;
       const eta = this.rate > 0 ? (this.total - this.done) / this.rate : 0;
-      process.stderr.write(`${this.label}: ${this.done}/${this.total} (${this.rate.toFixed(2)} ${this.unit}/s, ETA ${formatSeconds(eta)})\n`);
+      const f = this.showFailed ? `, ${this.failed} failed` : '';
+      process.stderr.write(`${this.label}: ${this.done}/${this.total} (${this.rate.toFixed(2)} ${this.unit}/s, ETA ${formatSeconds(eta)}${f})\n`);
     }
+  }
+
+  /** Counts n failed items (and ticks them). */
+  fail(n = 1): void {
+    this.failed += n;
+    this.tick(n);
   }
 
   stop(): void {

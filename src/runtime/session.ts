@@ -20,6 +20,8 @@ export interface OrtBackend {
   defaultThreads?: () => number;
   /** writes a model too large for one protobuf to a file with external data (Node only) */
   writeExternal?: (g: Graph) => { path: string; cleanup: () => void };
+  /** throws when a device's execution provider is not installed (Node only) */
+  checkDevice?: (device: Device) => void;
 }
 
 let backend: OrtBackend | undefined;
@@ -50,6 +52,22 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** weights above this many bytes in total go through an external data file (protobuf caps at 2 GB) */
   externalAbove?: number;
+  /** execution provider: 'cpu' (default) or 'cuda' (onnxruntime's CUDA provider, CPU for ops it lacks) */
+  device?: Device;
+}
+
+export type Device = 'cpu' | 'cuda';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
+
+/**
+ * Throws, with one line saying how to enable it, when the device's provider is not installed
+ * (the Node backend checks for onnxruntime-node's CUDA library; other backends run on the CPU only).
+ */
+export async function checkDevice(device: Device): Promise<void> {
+  if (device === 'cpu') return;
+  const b = await getOrt();
+  if (!b.checkDevice) throw new Error(`--device ${device} is not available with this onnxruntime backend`);
+  b.checkDevice(device);
 }
 
 const EXTERNAL_ABOVE = 1.5e9;
@@ -98,11 +116,13 @@ export class Session {
   static async create(graph: Graph, opts: SessionOptions = {}): Promise<Session> {
     const { ort, executionProviders, writeExternal } = await getOrt();
     const threads = opts.threads ?? defaultThreads();
+    const device = opts.device ?? 'cpu';
+    await checkDevice(device);
     const options: OrtCommon.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: executionProviders ?? ['cpu'],
+      executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : (executionProviders ?? ['cpu']),
     };
     const large = initializerBytes(graph) > (opts.externalAbove ?? EXTERNAL_ABOVE);
     if (large && !writeExternal) throw new Error(`graph '${graph.name}' has over ${opts.externalAbove ?? EXTERNAL_ABOVE} bytes of weights; only the Node backend can load it`);

@@ -63,7 +63,8 @@ export class JepaScorer {
     const D = shape.reduce((a, b) => a * b, 1);
     const K = enc.embeddingDim;
     const res = await vjp(enc.graph, { outputs: [enc.output], wrt: [enc.input], mode: 'batched', inputShapes: { [enc.input]: shape }, keepOutputs: true });
-    const sopts: SessionOptions = { threads: opts.threads, optimization: opts.optimization };
+    // the float64 Gram session stays on the CPU (GramSession), whatever the device
+    const sopts: SessionOptions = { threads: opts.threads, optimization: opts.optimization, device: opts.device };
     const jac = await Session.create(res.graph, sopts);
     const s = new JepaScorer(enc, jac, res.cotangents[0], res.grads[0], K, D, opts);
     if (opts.approx) {
@@ -170,7 +171,7 @@ export class JepaScorer {
   async embed(xs: Float32Array[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (const x of xs) {
-      this.fwd ??= await Session.create(forwardOnly(this.encoder), { threads: this.opts.threads, optimization: this.opts.optimization });
+      this.fwd ??= await Session.create(forwardOnly(this.encoder), { threads: this.opts.threads, optimization: this.opts.optimization, device: this.opts.device });
       const r = await this.fwd.run({ [this.encoder.input]: this.feed(x) });
       out.push(Float32Array.from(r[this.encoder.output].data as Float32Array));
     }
