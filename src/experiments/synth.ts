@@ -81,8 +81,8 @@ export function cellSeeds(cfg: Pick<SynthConfig, 'dataSeed' | 'trainSeed'>, seed
 }
 
 export const DEFAULT_DATA: DataConfig = { components: 8, meanScale: 1.5, scaleRange: [0.3, 8], condition: 4, weightAlpha: 0.5, heldOut: 2000 };
-export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 64, depth: 2, activation: 'tanh' };
-export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 10000, minSteps: 1000, window: 200, tol: 0.01, patience: 3, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
+export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 128, depth: 2, activation: 'tanh' };
+export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 8000, minSteps: 2000, window: 200, tol: 0.01, patience: 3, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
 
 export function defaultSynthConfig(): SynthConfig {
   return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, dims: [2, 4, 8, 16, 32], samples: [1000, 5000, 20000], seeds: [7] };
