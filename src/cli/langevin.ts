@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .command('langevin')
     .description('Train an MLP encoder on a 2-D Gaussian mixture, then run Langevin dynamics on exp(JEPA-SCORE) and compare the samples with the mixture')
     .requiredOption('--out <dir>', 'output folder: results.json, langevin.svg/png')
-    .option('--seed <n>', 'seed for data, weights, batches and chains', String(d.seed))
+    .option('--seed <n>', `seed for data, weights, batches and chains (default ${d.seed})`)
     .option('--seeds <list>', "run each seed (e.g. '1-5') into <out>/seed-<s>/ and write <out>/summary.json: mean, min and max over seeds")
     .option('--samples <n>', 'training points', String(d.samples))
     .option('--train-steps <n>', 'most Adam steps (training stops earlier once the loss has converged)', String(d.steps));
