@@ -103,6 +103,11 @@ test('the convergence test stops on a plateau of the window means, not on a stea
   let stopped = -1;
   for (let s = 0; s < 5000 && stopped < 0; s++) if (t.add(Math.max(0.2, 1 / (1 + s / 100)) + 0.01 * Math.sin(s))) stopped = s;
   assert.equal(stopped, 799);
+  // the first window is progress, not a stale one: a flat loss stops after 1 + patience windows
+  const f = new ConvergenceTest(10, 0.01, 2);
+  let at = -1;
+  for (let s = 0; s < 100 && at < 0; s++) if (f.add(1)) at = s;
+  assert.equal(at, 29);
   // a loss that keeps falling by 2% per window never stops
   const u = new ConvergenceTest(50, 0.01, 2);
   for (let s = 0; s < 5000; s++) assert.equal(u.add(Math.pow(0.98, s / 50)), false);

@@ -293,7 +293,7 @@ export class ConvergenceTest {
     const mean = this.sum / this.count;
     this.sum = 0;
     this.count = 0;
-    if (mean < this.best - this.tol * Math.abs(this.best)) this.stale = 0;
+    if (this.best === Infinity || mean < this.best - this.tol * Math.abs(this.best)) this.stale = 0;
     else this.stale++;
     this.best = Math.min(this.best, mean);
     return this.stale >= this.patience;
