@@ -40,3 +40,19 @@ export function intList(v: string, name: string): number[] {
   if (!parts.length || out.some((n, i) => !parts[i] || !Number.isInteger(n) || n < 1)) throw new UserError(`--${name} must be a comma-separated list of positive integers, got '${v}'`);
   return out;
 }
+
+/** A list of non-negative integers with ranges: '1-10', '1,2,5-7'. */
+export function seedList(v: string, name: string): number[] {
+  const out: number[] = [];
+  const bad = () => new UserError(`--${name} must be a list of non-negative integers or ranges like '1-10' or '1,3,5-7', got '${v}'`);
+  for (const part of v.split(',').map((s) => s.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw bad();
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 100000) throw bad();
+    for (let s = a; s <= b; s++) out.push(s);
+  }
+  if (new Set(out).size !== out.length) throw new UserError(`--${name} lists a seed twice: '${v}'`);
+  return out;
+}

@@ -8,7 +8,7 @@ import { num } from './flags.js';
 export type Flags = Record<string, string | undefined>;
 type Shared = Pick<DataConfig, 'components' | 'meanScale' | 'scaleRange' | 'condition' | 'weightAlpha'> &
   Pick<EncoderConfig, 'width' | 'depth' | 'activation'> &
-  Pick<TrainConfig, 'objective' | 'lambda' | 'noise' | 'batch' | 'lr' | 'directions'>;
+  Pick<TrainConfig, 'objective' | 'lambda' | 'noise' | 'batch' | 'lr' | 'directions' | 'minSteps' | 'tol' | 'patience' | 'window'>;
 
 /** Adds the mixture, encoder and training flags, with `d` as defaults. */
 export function addMixtureOptions(cmd: Command, d: Shared, activationHelp = ACTIVATIONS.join(', ')): Command {
@@ -26,7 +26,11 @@ export function addMixtureOptions(cmd: Command, d: Shared, activationHelp = ACTI
     .option('--noise <s>', 'view noise standard deviation, relative to the data standard deviation', String(d.noise))
     .option('--batch <n>', 'points per training step', String(d.batch))
     .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', String(d.lr))
-    .option('--directions <m>', 'SIGReg random directions per step', String(d.directions));
+    .option('--directions <m>', 'SIGReg random directions per step', String(d.directions))
+    .option('--min-steps <n>', 'fewest Adam steps before training may stop on convergence', String(d.minSteps))
+    .option('--window <n>', 'convergence test: steps per window of averaged loss', String(d.window))
+    .option('--tol <x>', 'convergence test: relative gain of the best window mean that counts as progress', String(d.tol))
+    .option('--patience <n>', 'convergence test: windows without progress before the learning rate decays and training stops', String(d.patience));
 }
 
 /** Parses the flags that addMixtureOptions adds. */
@@ -56,5 +60,9 @@ export function mixtureFromFlags(f: Flags, d: Shared): Shared {
     batch: num(f.batch, 'batch', d.batch, { int: true, min: 2 }),
     lr: num(f.lr, 'lr', d.lr, { min: 0 }),
     directions: num(f.directions, 'directions', d.directions, { int: true, min: 1 }),
+    minSteps: num(f.minSteps, 'min-steps', d.minSteps, { int: true, min: 0 }),
+    window: num(f.window, 'window', d.window, { int: true, min: 10 }),
+    tol: num(f.tol, 'tol', d.tol, { min: 0 }),
+    patience: num(f.patience, 'patience', d.patience, { int: true, min: 1 }),
   };
 }

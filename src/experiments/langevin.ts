@@ -1,5 +1,6 @@
 // Langevin sampling from exp(JEPA-SCORE) in 2-D: the gradient of the score comes from second-order
 // autodiff through the graph that computes the Jacobian rows.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
@@ -225,7 +226,7 @@ export function defaultLangevinConfig(): LangevinConfig {
 }
 
 export function checkLangevinConfig(c: LangevinConfig, where = 'langevin'): void {
-  checkSynthConfig({ ...c, dims: [2], samples: [c.samples] }, where);
+  checkSynthConfig({ ...c, dims: [2], samples: [c.samples], seeds: [c.seed] }, where);
   for (const [name, v, min] of [['chains', c.chains, 2], ['langevin steps', c.langevinSteps, 0], ['grid', c.grid, 4]] as const)
     if (!Number.isInteger(v) || v < min) throw new Error(`${where}: ${name} must be an integer >= ${min}, got ${v}`);
   if (!(c.stepSize > 0)) throw new Error(`${where}: step size must be positive, got ${c.stepSize}`);
@@ -255,6 +256,8 @@ export interface LangevinResult {
   eta: number;
   clipped_drifts: number;
   train_seconds: number;
+  /** Adam steps the encoder took (training stops on convergence) */
+  train_steps: number;
   sample_seconds: number;
 }
 
@@ -351,6 +354,7 @@ export async function runLangevin(cfg: LangevinConfig, outDir: string, log: (msg
     eta,
     clipped_drifts: model.clipped,
     train_seconds: tr.trainSeconds,
+    train_steps: tr.steps,
     sample_seconds: sampleSeconds,
   };
   const { threads: _t, ...config } = cfg;
@@ -457,4 +461,55 @@ function langevinSpec(grid: Grid, p: Pictures, lo: number[], hi: number[], r: La
     ],
     resolve: { scale: { color: 'independent' } },
   } as TopLevelSpec;
+}
+
+/** Mean, min and max of each Langevin metric over seeds. */
+export interface LangevinSeedSummary {
+  seeds: number[];
+  metrics: Record<string, { mean: number; min: number; max: number }>;
+  /** seeds whose exp(JEPA-SCORE) samples are closer to the mixture than the starting noise */
+  beats_start: number;
+  /** seeds whose full-variant samples are within 0.05 (energy distance) of the true-score sampler's */
+  full_near_true_score: number;
+}
+
+const SUMMARY_KEYS = ['energy_distance', 'baseline_energy_distance', 'full_energy_distance', 'oracle_energy_distance', 'gaussian_fit_energy_distance', 'pearson_heldout', 'train_seconds'] as const;
+
+export function summariseLangevin(seeds: number[], results: LangevinResult[]): LangevinSeedSummary {
+  const metrics: LangevinSeedSummary['metrics'] = {};
+  for (const k of SUMMARY_KEYS) {
+    const v = results.map((r) => r[k]);
+    metrics[k] = { mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v) };
+  }
+  return {
+    seeds,
+    metrics,
+    beats_start: results.filter((r) => r.energy_distance < r.baseline_energy_distance).length,
+    full_near_true_score: results.filter((r) => r.full_energy_distance < r.oracle_energy_distance + 0.05).length,
+  };
+}
+
+/** runLangevin once per seed into outDir/seed-<s>/ (a finished seed is read back, not rerun), then summary.json. */
+export async function runLangevinSeeds(cfg: LangevinConfig, seeds: number[], outDir: string, log: (msg: string) => void = () => {}): Promise<{ results: LangevinResult[]; summary: LangevinSeedSummary; files: string[] }> {
+  const results: LangevinResult[] = [];
+  const { threads: _t, seed: _s, ...config } = cfg;
+  for (const seed of seeds) {
+    const dir = join(outDir, `seed-${seed}`);
+    const prev = join(dir, 'results.json');
+    if (existsSync(prev)) {
+      const json = JSON.parse(readFileSync(prev, 'utf8')) as LangevinResult & { config: LangevinConfig };
+      const { seed: ps, ...pc } = json.config;
+      if (ps === seed && JSON.stringify(pc) === JSON.stringify(config)) {
+        log(`seed ${seed}: done in an earlier run (${prev})`);
+        results.push(json);
+        continue;
+      }
+    }
+    log(`seed ${seed}`);
+    results.push((await runLangevin({ ...cfg, seed }, dir, log)).result);
+  }
+  const summary = summariseLangevin(seeds, results);
+  const file = join(outDir, 'summary.json');
+  await writeFile(file, JSON.stringify({ ...summary, per_seed: results.map((r, i) => ({ seed: seeds[i], ...r })), config }, null, 2) + '\n');
+  return { results, summary, files: [file] };
 }

@@ -13,7 +13,7 @@ import { Session } from '../runtime/session.js';
 import { logStandardNormal, scoreFromJacobian } from '../score/spectrum.js';
 import { lejepaLoss, momentLoss, ObjectiveValues } from '../train/objectives.js';
 import { randomDirections } from '../train/sigreg.js';
-import { BatchSampler, fit, stepRng, Trainer } from '../train/trainer.js';
+import { BatchSampler, stepRng, Trainer } from '../train/trainer.js';
 import { GaussianMixture } from './gmm.js';
 import { meanStd, pearson, spearman } from './stats.js';
 
@@ -46,7 +46,15 @@ export interface TrainConfig {
   /** standard deviation of the view noise x + noise, in units of the data's overall standard deviation */
   noise: number;
   views: number;
+  /** most Adam steps; training stops earlier when the loss has converged (see trainEncoder) */
   steps: number;
+  /** fewest steps before the convergence test may stop training */
+  minSteps: number;
+  /** the convergence test compares mean losses over windows of this many steps */
+  window: number;
+  /** converged when `patience` windows in a row fail to lower the best window mean by more than tol (relative) */
+  tol: number;
+  patience: number;
   batch: number;
   lr: number;
   /** SIGReg: random directions per step, t_max and trapezoid knots */
@@ -58,16 +66,26 @@ export interface TrainConfig {
 export interface SynthConfig extends DataConfig, EncoderConfig, TrainConfig {
   dims: number[];
   samples: number[];
-  seed: number;
+  /** one replicate of the grid per seed; each seed draws both the mixture and the training unless fixed below */
+  seeds: number[];
+  /** fixes the mixture, the training and held-out points for every replicate (only the training varies) */
+  dataSeed?: number;
+  /** fixes the weights, batches, view noise and SIGReg directions for every replicate (only the mixture varies) */
+  trainSeed?: number;
   threads?: number;
 }
 
+/** The data and training seeds of replicate `seed`. */
+export function cellSeeds(cfg: Pick<SynthConfig, 'dataSeed' | 'trainSeed'>, seed: number): { dataSeed: number; trainSeed: number } {
+  return { dataSeed: cfg.dataSeed ?? seed, trainSeed: cfg.trainSeed ?? seed };
+}
+
 export const DEFAULT_DATA: DataConfig = { components: 8, meanScale: 1.5, scaleRange: [0.3, 8], condition: 4, weightAlpha: 0.5, heldOut: 2000 };
-export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 64, depth: 2, activation: 'tanh' };
-export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 2000, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
+export const DEFAULT_ENCODER: EncoderConfig = { embedDim: 0, width: 128, depth: 2, activation: 'tanh' };
+export const DEFAULT_TRAIN: TrainConfig = { objective: 'lejepa', lambda: 1, noise: 0.05, views: 2, steps: 8000, minSteps: 2000, window: 200, tol: 0.01, patience: 3, batch: 256, lr: 3e-3, directions: 64, tMax: 3, knots: 17 };
 
 export function defaultSynthConfig(): SynthConfig {
-  return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, dims: [2, 4, 8, 16, 32], samples: [1000, 5000, 20000], seed: 7 };
+  return { ...DEFAULT_DATA, ...DEFAULT_ENCODER, ...DEFAULT_TRAIN, dims: [2, 4, 8, 16, 32], samples: [1000, 5000, 20000], seeds: [7] };
 }
 
 /** Checks a configuration; `where` names its source in the messages. */
@@ -89,6 +107,14 @@ export function checkSynthConfig(c: SynthConfig, where = 'synth'): void {
   posInt(c.depth, 'depth', 0);
   posInt(c.views, 'views', 2);
   posInt(c.steps, 'steps');
+  posInt(c.minSteps, 'min steps', 0);
+  posInt(c.window, 'window', 10);
+  posInt(c.patience, 'patience');
+  pos(c.tol, 'tol', true);
+  if (!c.seeds.length) throw new Error(`${where}: no seeds given`);
+  c.seeds.forEach((s) => posInt(s, 'each seed', 0));
+  if (c.dataSeed !== undefined) posInt(c.dataSeed, 'data seed', 0);
+  if (c.trainSeed !== undefined) posInt(c.trainSeed, 'train seed', 0);
   posInt(c.batch, 'batch', 2);
   posInt(c.directions, 'directions');
   posInt(c.knots, 'knots', 2);
@@ -165,6 +191,11 @@ function standardise(x: Float64Array, D: number): { mean: Float32Array; scale: n
 export interface TrainResult {
   encoder: SynthEncoder;
   trainSeconds: number;
+  /** Adam steps taken */
+  steps: number;
+  /** whether the convergence test stopped training (else the step cap did) */
+  converged: boolean;
+  stopReason: string;
   /** loss, invariance and regulariser at the end (mean of the last 50 steps) */
   final: { loss: number; invariance: number; regularizer: number };
 }
@@ -206,25 +237,67 @@ export async function trainEncoder(train: Float64Array, dim: number, cfg: Encode
     if (dirs) feeds.dirs = new Tensor('float32', [K, M], randomDirections(rng, K, M));
     return feeds;
   };
+  // Learning rate: warm-up, constant peak until the loss has converged, then a cosine decay to 0 over
+  // `decay` steps, and stop. Converged: `patience` windows in a row whose mean loss is not below the best
+  // earlier window mean by more than tol (relative). Without convergence the decay starts so that training
+  // ends at cfg.steps.
   const warmup = Math.min(100, Math.floor(cfg.steps / 10));
-  const lr = (s: number) => (s < warmup ? (cfg.lr * (s + 1)) / warmup : 0.5 * cfg.lr * (1 + Math.cos((Math.PI * (s - warmup)) / Math.max(1, cfg.steps - warmup))));
+  const stop = new ConvergenceTest(cfg.window, cfg.tol, cfg.patience);
+  let decayStart = -1;
+  let decay = 0;
+  let end = cfg.steps;
+  let reason = '';
+  const startDecay = (s: number, why: string) => {
+    decayStart = s;
+    decay = Math.min(cfg.steps - s, Math.max(cfg.window, Math.round(0.25 * s)));
+    end = s + decay;
+    reason = why;
+    log?.(`  step ${s}: ${why}; cosine decay of the learning rate over ${decay} steps`);
+  };
+  const lr = (s: number) => {
+    if (s < warmup) return (cfg.lr * (s + 1)) / warmup;
+    if (decayStart < 0 || s < decayStart) return cfg.lr;
+    return 0.5 * cfg.lr * (1 + Math.cos((Math.PI * (s - decayStart)) / Math.max(1, decay)));
+  };
   const tail: number[][] = [];
   const t0 = performance.now();
-  await fit(trainer, {
-    steps: cfg.steps,
-    batch,
-    lr,
-    onStep: (s, r) => {
-      if (s >= cfg.steps - 50) tail.push([r.loss, r.metrics[obj.invariance], r.metrics[obj.regularizer]]);
-      if (log && (s % 500 === 0 || s === cfg.steps - 1))
-        log(`  step ${s + 1}/${cfg.steps}: loss ${r.loss.toFixed(4)} invariance ${r.metrics[obj.invariance].toExponential(2)} ${cfg.objective === 'lejepa' ? 'SIGReg' : 'moments'} ${r.metrics[obj.regularizer].toFixed(3)}`);
-    },
-  });
+  const reg = cfg.objective === 'lejepa' ? 'SIGReg' : 'moments';
+  for (let s = 0; s < end; s++) {
+    const r = await trainer.trainStep(batch(s), lr(s));
+    tail.push([r.loss, r.metrics[obj.invariance], r.metrics[obj.regularizer]]);
+    if (tail.length > 50) tail.shift();
+    if (log && (s % 500 === 0 || s === end - 1)) log(`  step ${s + 1}: loss ${r.loss.toFixed(4)} invariance ${r.metrics[obj.invariance].toExponential(2)} ${reg} ${r.metrics[obj.regularizer].toFixed(3)}`);
+    if (decayStart >= 0) continue;
+    const done = s >= warmup && stop.add(r.loss);
+    if (done && s + 1 >= Math.min(cfg.minSteps, cfg.steps)) startDecay(s + 1, `converged (window mean loss ${stop.best.toFixed(4)}, no gain above ${(100 * cfg.tol).toFixed(1)}% for ${cfg.patience} windows of ${cfg.window} steps)`);
+    else if (s + 1 >= cfg.steps - Math.max(cfg.window, Math.round(0.2 * cfg.steps)) && s + 1 >= warmup) startDecay(s + 1, `not converged by step ${s + 1} (cap ${cfg.steps})`);
+  }
   const trainSeconds = (performance.now() - t0) / 1000;
   encoder.weights = trainer.weights();
   await trainer.release();
   const avg = (j: number) => tail.reduce((a, r) => a + r[j], 0) / tail.length;
-  return { encoder, trainSeconds, final: { loss: avg(0), invariance: avg(1), regularizer: avg(2) } };
+  return { encoder, trainSeconds, steps: end, converged: reason.startsWith('converged'), stopReason: reason, final: { loss: avg(0), invariance: avg(1), regularizer: avg(2) } };
+}
+
+/** Plateau test on a noisy loss: window means, and a count of windows without relative improvement. */
+export class ConvergenceTest {
+  best = Infinity;
+  private sum = 0;
+  private count = 0;
+  private stale = 0;
+  constructor(readonly window: number, readonly tol: number, readonly patience: number) {}
+  /** Adds one step's loss; true once `patience` windows in a row have not improved on the best window. */
+  add(loss: number): boolean {
+    this.sum += loss;
+    if (++this.count < this.window) return false;
+    const mean = this.sum / this.count;
+    this.sum = 0;
+    this.count = 0;
+    if (this.best === Infinity || mean < this.best - this.tol * Math.abs(this.best)) this.stale = 0;
+    else this.stale++;
+    this.best = Math.min(this.best, mean);
+    return this.stale >= this.patience;
+  }
 }
 
 // ------------------------------------------------------------------ scoring
@@ -308,6 +381,10 @@ export class JacobianScorer {
 export interface CellResult {
   dim: number;
   samples: number;
+  /** the replicate's seed, and the seeds its mixture and its training used */
+  seed: number;
+  data_seed: number;
+  train_seed: number;
   pearson: number;
   spearman: number;
   pearson_full: number;
@@ -322,11 +399,15 @@ export interface CellResult {
   final_loss: number;
   final_invariance: number;
   final_regularizer: number;
+  /** Adam steps taken, and whether the convergence test (not the cap) ended training */
+  steps: number;
+  converged: boolean;
 }
 
-export async function runCell(dim: number, samples: number, cfg: SynthConfig, log?: (msg: string) => void): Promise<CellResult> {
-  const data = makeData(dim, samples, cfg);
-  const tr = await trainEncoder(data.train, dim, cfg, log);
+export async function runCell(dim: number, samples: number, seed: number, cfg: SynthConfig, log?: (msg: string) => void): Promise<CellResult> {
+  const { dataSeed, trainSeed } = cellSeeds(cfg, seed);
+  const data = makeData(dim, samples, { ...cfg, seed: dataSeed });
+  const tr = await trainEncoder(data.train, dim, { ...cfg, seed: trainSeed }, log);
   const t0 = performance.now();
   const scorer = await JacobianScorer.create(tr.encoder, { threads: cfg.threads });
   const s = await scorer.scores(data.test);
@@ -335,6 +416,9 @@ export async function runCell(dim: number, samples: number, cfg: SynthConfig, lo
   return {
     dim,
     samples,
+    seed,
+    data_seed: dataSeed,
+    train_seed: trainSeed,
     pearson: pearson(s.score, lp),
     spearman: spearman(s.score, lp),
     pearson_full: pearson(s.full, lp),
@@ -347,6 +431,8 @@ export async function runCell(dim: number, samples: number, cfg: SynthConfig, lo
     final_loss: tr.final.loss,
     final_invariance: tr.final.invariance,
     final_regularizer: tr.final.regularizer,
+    steps: tr.steps,
+    converged: tr.converged,
   };
 }
 
@@ -366,48 +452,98 @@ export function withinComponents(a: Float64Array, b: Float64Array, labels: Int32
   return weight ? total / weight : NaN;
 }
 
-const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'pearson_within', 'logp_std', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer'];
+const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'seed', 'data_seed', 'train_seed', 'pearson_within', 'logp_std', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer', 'steps', 'converged'];
 
 export function cellsToCsv(cells: CellResult[]): string {
-  const rows = cells.map((c) => CSV_COLUMNS.map((k) => (Number.isInteger(c[k]) ? String(c[k]) : Number(c[k]).toPrecision(6))).join(','));
+  const fmt = (v: number | boolean) => (typeof v === 'boolean' ? String(v) : Number.isInteger(v) ? String(v) : v.toPrecision(6));
+  const rows = cells.map((c) => CSV_COLUMNS.map((k) => fmt(c[k])).join(','));
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }
 
-/** Runs every (dim, samples) cell and writes results.json, results.csv and heatmap.{svg,png} into outDir. */
-export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: string) => void = () => {}): Promise<{ cells: CellResult[]; files: string[] }> {
+/** Distribution of one metric over the seeds of a (dim, samples) cell. */
+export interface SeedSummary {
+  dim: number;
+  samples: number;
+  seeds: number;
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+  /** seeds with a value >= 0.9 */
+  at_least_0_9: number;
+}
+
+/** Mean, sample standard deviation, min and max of `key` over the seeds of each (dim, samples) cell, in grid order. */
+export function summariseSeeds(cells: CellResult[], key: 'pearson' | 'pearson_full' | 'spearman' | 'pearson_within'): SeedSummary[] {
+  const groups = new Map<string, CellResult[]>();
+  for (const c of cells) {
+    const k = `${c.dim}x${c.samples}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(c);
+  }
+  return [...groups.values()].map((g) => {
+    const v = g.map((c) => c[key]);
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+    return { dim: g[0].dim, samples: g[0].samples, seeds: v.length, mean, sd, min: Math.min(...v), max: Math.max(...v), at_least_0_9: v.filter((x) => x >= 0.9).length };
+  });
+}
+
+function summaryCsv(rows: SeedSummary[]): string {
+  const cols: (keyof SeedSummary)[] = ['dim', 'samples', 'seeds', 'mean', 'sd', 'min', 'max', 'at_least_0_9'];
+  return [cols.join(','), ...rows.map((r) => cols.map((k) => (Number.isInteger(r[k]) ? String(r[k]) : r[k].toPrecision(6))).join(','))].join('\n') + '\n';
+}
+
+/**
+ * Runs every (seed, dim, samples) cell and writes results.json, results.csv (one row per seed and cell),
+ * summary.csv (mean, sd, min, max over seeds per cell) and the heatmaps into outDir.
+ */
+export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: string) => void = () => {}): Promise<{ cells: CellResult[]; summary: SeedSummary[]; files: string[] }> {
   checkSynthConfig(cfg);
   await mkdir(outDir, { recursive: true });
   const cells: CellResult[] = [];
   const t0 = performance.now();
-  const { dims, samples, seed, threads: _threads, ...rest } = cfg;
+  const { dims, samples, seeds, dataSeed, trainSeed, threads: _threads, ...rest } = cfg;
   // Each finished cell is appended to cells.jsonl; a rerun with the same settings skips it (cells are seeded).
   const cellsPath = join(outDir, 'cells.jsonl');
-  const settings = JSON.stringify({ seed, ...rest });
+  const settings = JSON.stringify(rest);
+  const key = (dim: number, n: number, ds: number, ts: number) => `${dim}x${n}@${ds}/${ts}`;
   const earlier = new Map<string, CellResult>();
-  for (const r of readJsonl<{ settings: string; cell: CellResult }>(cellsPath).records) if (r.settings === settings) earlier.set(`${r.cell.dim}x${r.cell.samples}`, r.cell);
+  for (const r of readJsonl<{ settings: string; cell: CellResult }>(cellsPath).records)
+    if (r.settings === settings && r.cell.data_seed !== undefined) earlier.set(key(r.cell.dim, r.cell.samples, r.cell.data_seed, r.cell.train_seed), r.cell);
   const writer = new JsonlWriter(cellsPath);
-  for (const dim of cfg.dims)
-    for (const n of cfg.samples) {
-      let c = earlier.get(`${dim}x${n}`);
-      if (c) log(`D=${dim} n=${n}: done in an earlier run (${cellsPath})`);
-      else {
-        log(`D=${dim} n=${n}: training`);
-        c = await runCell(dim, n, cfg, log);
-        writer.write({ settings, cell: c });
+  const total = seeds.length * dims.length * samples.length;
+  for (const seed of seeds)
+    for (const dim of dims)
+      for (const n of samples) {
+        const { dataSeed: ds, trainSeed: ts } = cellSeeds(cfg, seed);
+        const tag = `[${cells.length + 1}/${total}] seed ${seed} (data ${ds}, training ${ts}) D=${dim} n=${n}`;
+        let c = earlier.get(key(dim, n, ds, ts));
+        if (c) log(`${tag}: done in an earlier run (${cellsPath})`);
+        else {
+          log(`${tag}: training`);
+          c = await runCell(dim, n, seed, cfg, log);
+          writer.write({ settings, cell: c });
+        }
+        c = { ...c, seed };
+        log(`${tag}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.steps} steps${c.converged ? ' (converged)' : ' (cap)'}, ${c.train_seconds.toFixed(1)} s training`);
+        cells.push(c);
       }
-      log(`D=${dim} n=${n}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.train_seconds.toFixed(1)} s training`);
-      cells.push(c);
-    }
-  const json = { cells, config: { dims, samples, seed, ...rest }, total_seconds: (performance.now() - t0) / 1000 };
-  const files = [join(outDir, 'results.json'), join(outDir, 'results.csv')];
+  const summary = summariseSeeds(cells, 'pearson');
+  const summaryFull = summariseSeeds(cells, 'pearson_full');
+  const json = { cells, summary, summary_full: summaryFull, config: { dims, samples, seeds, dataSeed, trainSeed, ...rest }, total_seconds: (performance.now() - t0) / 1000 };
+  const files = [join(outDir, 'results.json'), join(outDir, 'results.csv'), join(outDir, 'summary.csv')];
   await writeFile(files[0], JSON.stringify(json, null, 2) + '\n');
   await writeFile(files[1], cellsToCsv(cells));
-  const heat = (key: 'pearson' | 'pearson_full', title: string) =>
+  await writeFile(files[2], summaryCsv(summary));
+  const many = seeds.length > 1;
+  const heat = (rows: SeedSummary[], stat: 'mean' | 'min', title: string) =>
     heatmap(
-      cells.map((c) => ({ row: `D = ${c.dim}`, col: `n = ${c.samples}`, value: c[key] })),
-      { title, valueTitle: 'Pearson', domain: [Math.min(0, ...cells.map((c) => c[key])), 1], format: '.2f' },
+      rows.map((r) => ({ row: `D = ${r.dim}`, col: `n = ${r.samples}`, value: r[stat] })),
+      { title: many ? `${title}, ${stat} over ${seeds.length} seeds` : title, valueTitle: 'Pearson', domain: [Math.min(0, ...rows.map((r) => r[stat])), 1], format: '.2f' },
     );
-  files.push(...(await writePlot(await heat('pearson', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap')));
-  files.push(...(await writePlot(await heat('pearson_full', 'Pearson(JEPA-SCORE + log N(f(x)), log p)'), outDir, 'heatmap_full')));
-  return { cells, files };
+  files.push(...(await writePlot(await heat(summary, 'mean', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap')));
+  files.push(...(await writePlot(await heat(summaryFull, 'mean', 'Pearson(JEPA-SCORE + log N(f(x)), log p)'), outDir, 'heatmap_full')));
+  if (many) files.push(...(await writePlot(await heat(summary, 'min', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap_min')));
+  return { cells, summary, files };
 }
