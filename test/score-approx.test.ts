@@ -6,22 +6,8 @@ import { approxScoreFromGram, approxScoreFromJacobian, haarRows, sketchMatrices,
 import { JepaScorer } from '../src/score/jepa.js';
 import { gram } from '../src/score/linalg.js';
 import { scoreFromJacobian } from '../src/score/spectrum.js';
+import { orthonormalRows as orthonormal } from './support/orthonormal.js';
 
-// rows of an n x dim matrix with orthonormal rows (Gram-Schmidt on Gaussians, independent of approx.ts)
-function orthonormal(n: number, dim: number, rng: Rng): Float64Array[] {
-  const rows: Float64Array[] = [];
-  while (rows.length < n) {
-    const v = Float64Array.from({ length: dim }, () => rng.normal());
-    for (const r of rows) {
-      let d = 0;
-      for (let i = 0; i < dim; i++) d += v[i] * r[i];
-      for (let i = 0; i < dim; i++) v[i] -= d * r[i];
-    }
-    const norm = Math.hypot(...v);
-    rows.push(v.map((x) => x / norm));
-  }
-  return rows;
-}
 
 // J = U diag(s) V^T (K x D, K <= D); U = identity when `diagonal`
 function jacobian(K: number, D: number, s: number[], rng: Rng, diagonal = false): Float64Array {

@@ -2,22 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
 import { NonFiniteError, rankTolerance, scoreFromJacobian } from '../src/score/spectrum.js';
+import { orthonormalRows } from './support/orthonormal.js';
 
-// J = U diag(s) V^T with random orthonormal U (K x K) and V (D x n)
-function orthonormalRows(n: number, dim: number, rng: Rng): Float64Array[] {
-  const rows: Float64Array[] = [];
-  while (rows.length < n) {
-    const v = Float64Array.from({ length: dim }, () => rng.normal());
-    for (const r of rows) {
-      let d = 0;
-      for (let i = 0; i < dim; i++) d += v[i] * r[i];
-      for (let i = 0; i < dim; i++) v[i] -= d * r[i];
-    }
-    const norm = Math.hypot(...v);
-    rows.push(v.map((x) => x / norm));
-  }
-  return rows;
-}
 
 function jacobianWithSpectrum(K: number, D: number, s: number[], rng: Rng): Float64Array {
   const n = Math.min(K, D);
