@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
 import { readSafetensors } from '../src/data/safetensors.js';
 import { defaultDigitsConfig, DigitsConfig, loadDigitsEncoder } from '../src/models/digits.js';
-import { knnAccuracy, learningRate, linearProbeAccuracy, trainDigits } from '../src/train/digits.js';
+import { loadDataset } from '../src/data/datasets.js';
+import { DIGITS_AUGMENT_DEFAULTS, knnAccuracy, learningRate, linearProbeAccuracy, makeViews, trainDigits } from '../src/train/digits.js';
 
 const small: DigitsConfig = { ...defaultDigitsConfig(), conv_channels: [4, 8], hidden_size: 32, embedding_dim: 8 };
 const base = { config: small, batch: 32, views: 2, lr: 1e-2, warmup: 5, directions: 16, trainLimit: 256, skipEval: true, threads: 1, checkpointEvery: 5 };
@@ -42,6 +43,24 @@ test('a resumed run ends with exactly the weights of an uninterrupted one', asyn
   const wb = readSafetensors(join(b, 'model.safetensors'));
   for (const [name, t] of wa) assert.deepEqual(wb.get(name)!.data, t.data, name);
   await assert.rejects(trainDigits({ ...base, out: b, steps: 12, seed: 4 }), /checkpoint\.safetensors: was trained with other settings \(seed\)/);
+});
+
+test('augmentation strength: the defaults are the digits preset, weaker views stay closer to the image, settings record it', async () => {
+  const ds = await loadDataset('mnist-train', { limit: 64 });
+  const idx = Array.from({ length: 64 }, (_, i) => i);
+  const dflt = makeViews(ds, idx, 1, new Rng(5));
+  assert.deepEqual(makeViews(ds, idx, 1, new Rng(5), { ...DIGITS_AUGMENT_DEFAULTS }), dflt);
+  const weak = makeViews(ds, idx, 1, new Rng(5), { maxShift: 0.5, maxRotation: 2, minScale: 0.95 });
+  const dist = (v: Float32Array) => idx.reduce((a, i) => a + ds.images[i].reduce((s, x, j) => s + (x - v[i * 784 + j]) ** 2, 0), 0);
+  assert.ok(dist(weak) < 0.5 * dist(dflt), `weak ${dist(weak)} vs default ${dist(dflt)}`);
+  const out = mkdtempSync(join(tmpdir(), 'digits-aug-'));
+  await trainDigits({ ...base, out, steps: 2, seed: 1, augment: { maxShift: 1 } });
+  const settings = JSON.parse(readFileSync(join(out, 'train-settings.json'), 'utf8'));
+  assert.deepEqual(settings.augment, { preset: 'digits', maxShift: 1, maxRotation: 15, minScale: 0.6 });
+  await assert.rejects(trainDigits({ ...base, out, steps: 4, seed: 1 }), /was trained with other settings \(augment\)/);
+  const plain = mkdtempSync(join(tmpdir(), 'digits-aug0-'));
+  await trainDigits({ ...base, out: plain, steps: 1, seed: 1, augment: { ...DIGITS_AUGMENT_DEFAULTS } });
+  assert.equal(JSON.parse(readFileSync(join(plain, 'train-settings.json'), 'utf8')).augment, 'digits');
 });
 
 test('learning rate: warm-up then cosine to 5% of the peak', () => {

@@ -62,7 +62,7 @@ test('built-in digits-vit: the same embeddings as built-in and as a Hugging Face
   const dir = builtinModelDir('digits-vit');
   const builtin = loadBuiltinModel('digits-vit');
   const folder = await loadEncoder(dir);
-  assert.equal(builtin.embeddingDim, 64);
+  assert.equal(builtin.embeddingDim, 128);
   assert.deepEqual(folder.inputShape, [1, 1, 28, 28]);
   // its image processor: 28x28, pixels in [0, 1], one channel
   const { preprocessConfigFor } = await import('../src/data/preprocess.js');
@@ -71,7 +71,7 @@ test('built-in digits-vit: the same embeddings as built-in and as a Hugging Face
   const x = (await loadDataset('mnist', { limit: 1 })).images[0];
   const feed = (e: typeof builtin) => runOnce(e.graph, { [e.input]: new Tensor('float32', [1, 1, 28, 28], x) }, { threads: 1 }).then((r) => r[e.output].data as Float32Array);
   const [a, b] = [await feed(builtin), await feed(folder)];
-  for (let k = 0; k < 64; k++) assert.equal(a[k], b[k]);
+  for (let k = 0; k < 128; k++) assert.equal(a[k], b[k]);
   const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
   const small = metrics.knn_small_subset;
   const train = await loadDataset('mnist-train', { limit: small.train_images });
@@ -106,14 +106,14 @@ test('score --model digits-vit, exact and --approx 8: the lines match the librar
   for (let i = 0; i < 2; i++) {
     const { J } = await scorer.jacobian(xs[i]);
     const e = (await scorer.score(xs[i])).score;
-    const a = approxScoreFromJacobian(J, 64, 784, { rows: 8 }).score;
+    const a = approxScoreFromJacobian(J, 128, 784, { rows: 8 }).score;
     assert.ok(Math.abs(exact[i].score - e) < 1e-6 * Math.abs(e) + 1e-6, `exact ${exact[i].score} vs ${e}`);
     assert.ok(Math.abs(approx[i].score - a) < 1e-3 * Math.abs(a) + 1e-3, `approx ${approx[i].score} vs ${a}`);
     assert.deepEqual(approx[i].approx, { rows: 8, method: 'sketch', sketches: 1, seed: 0 });
     assert.equal(exact[i].approx, undefined);
   }
   await scorer.release();
-  const bad = cli('--out', join(dir, 'bad.jsonl'), '--approx', '65');
+  const bad = cli('--out', join(dir, 'bad.jsonl'), '--approx', '129');
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^jepa-score: approx: 65 rows asked for, the embedding has only K = 64$/);
+  assert.match(bad.stderr.trim(), /^jepa-score: approx: 129 rows asked for, the embedding has only K = 128$/);
 });

@@ -1,7 +1,7 @@
 // `jepa-score train`: LeJEPA training of the digits encoder (how the built-in mnist-jepa was made).
 import { Command } from 'commander';
 import { resolve } from 'node:path';
-import { TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
+import { DIGITS_AUGMENT_DEFAULTS, TRAIN_DEFAULTS, trainDigits } from '../train/digits.js';
 import { DIGITS_VIT_DEFAULTS } from '../train/vit.js';
 import { action, UserError } from './errors.js';
 import { optNum, parseNum, POSITIVE_INT } from './flags.js';
@@ -20,6 +20,9 @@ interface TrainFlags {
   views: string;
   lr: string;
   lambda: string;
+  maxShift: string;
+  maxRotation: string;
+  minScale: string;
   directions: string;
   seed: string;
   data: string;
@@ -48,6 +51,9 @@ export function register(program: Command): void {
     .option('--views <n>', 'augmented views per image', String(d.views))
     .option('--lr <lr>', 'peak learning rate (Adam, warm-up then cosine decay)', String(d.lr))
     .option('--lambda <w>', 'SIGReg weight', String(d.lambda))
+    .option('--max-shift <px>', 'augmentation: largest shift of a view in pixels', String(DIGITS_AUGMENT_DEFAULTS.maxShift))
+    .option('--max-rotation <deg>', 'augmentation: largest rotation of a view in degrees', String(DIGITS_AUGMENT_DEFAULTS.maxRotation))
+    .option('--min-scale <s>', 'augmentation: smallest area of the random crop, as a fraction of the image (0-1]', String(DIGITS_AUGMENT_DEFAULTS.minScale))
     .option('--directions <m>', 'random SIGReg directions per step', String(d.directions))
     .option('--seed <n>', 'seed (weights, batches, views, directions)', String(d.seed))
     .option('--data <set>', 'training images: built-in set or folder', d.trainSet)
@@ -77,6 +83,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       : undefined;
   if (vit && vit.hiddenSize % vit.heads !== 0) throw new UserError(`--hidden ${vit.hiddenSize} is not a multiple of --heads ${vit.heads}`);
   if (vit && 28 % vit.patchSize !== 0) throw new UserError(`--patch ${vit.patchSize} does not divide the 28-pixel digits`);
+  if (Number(flags.minScale) > 1) throw new UserError(`--min-scale must be at most 1, got '${flags.minScale}'`);
   const res = await trainDigits({
     out,
     arch: flags.arch,
@@ -86,6 +93,11 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     views: parseNum(flags.views, 'views', POSITIVE_INT),
     lr: parseNum(flags.lr, 'lr', { positive: true }),
     lambda: parseNum(flags.lambda, 'lambda', { positive: true }),
+    augment: {
+      maxShift: parseNum(flags.maxShift, 'max-shift', { min: 0 }),
+      maxRotation: parseNum(flags.maxRotation, 'max-rotation', { min: 0 }),
+      minScale: parseNum(flags.minScale, 'min-scale', { positive: true }),
+    },
     directions: parseNum(flags.directions, 'directions', POSITIVE_INT),
     seed,
     trainSet: flags.data,

@@ -3,7 +3,7 @@
 // a resumable checkpoint.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { augment } from '../data/augment.js';
+import { augment, AugmentOptions } from '../data/augment.js';
 import { Dataset, loadDataset } from '../data/datasets.js';
 import { JsonlWriter, readJsonl } from '../data/jsonl.js';
 import { Rng } from '../data/random.js';
@@ -35,6 +35,8 @@ export interface DigitsTrainOptions {
   /** linear warm-up steps before the cosine decay */
   warmup?: number;
   weightDecay?: number;
+  /** strength of the `digits` augmentation of the views (defaults: shift 3 px, rotation 15 degrees, crop area 0.6-1) */
+  augment?: DigitsAugment;
   /** SIGReg weight: loss = invariance + lambda * SIGReg */
   lambda?: number;
   /** random SIGReg directions per step */
@@ -66,6 +68,15 @@ export interface DigitsTrainResult {
   linearProbeAccuracy?: number;
   weights: Map<string, Tensor>;
 }
+
+/** Strength of the `digits` augmentation: largest shift (pixels), largest rotation (degrees), smallest crop area. */
+export interface DigitsAugment {
+  maxShift?: number;
+  maxRotation?: number;
+  minScale?: number;
+}
+
+export const DIGITS_AUGMENT_DEFAULTS: Required<DigitsAugment> = { maxShift: 3, maxRotation: 15, minScale: 0.6 };
 
 export const TRAIN_DEFAULTS = {
   steps: 6000,
@@ -155,12 +166,14 @@ export function learningRate(step: number, steps: number, lr: number, warmup: nu
 }
 
 /** The V augmented views of a batch, view-major ([v * N + i]), from a generator that depends only on the step. */
-export function makeViews(ds: Dataset, idx: ArrayLike<number>, views: number, rng: Rng): Float32Array {
+export function makeViews(ds: Dataset, idx: ArrayLike<number>, views: number, rng: Rng, aug: DigitsAugment = {}): Float32Array {
   const hw = ds.height * ds.width * ds.channels;
+  const a = { ...DIGITS_AUGMENT_DEFAULTS, ...aug };
+  const opts: AugmentOptions = { maxShift: a.maxShift, maxRotation: a.maxRotation, scale: [a.minScale, 1] };
   const out = new Float32Array(views * idx.length * hw);
   for (let v = 0; v < views; v++) {
     for (let i = 0; i < idx.length; i++) {
-      const img = augment(ds.images[idx[i]], ds.channels, ds.height, ds.width, 'digits', rng);
+      const img = augment(ds.images[idx[i]], ds.channels, ds.height, ds.width, 'digits', rng, opts);
       out.set(img, (v * idx.length + i) * hw);
     }
   }
@@ -319,6 +332,8 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   const isVit = opts.arch === 'vit';
   const vitOpts = { ...DIGITS_VIT_DEFAULTS, ...(opts.vit ?? {}) };
   const arch = isVit ? vitArch(vitOpts) : cnnArch(opts.config ?? defaultDigitsConfig());
+  const aug = { ...DIGITS_AUGMENT_DEFAULTS, ...Object.fromEntries(Object.entries(opts.augment ?? {}).filter(([, v]) => v !== undefined)) };
+  const augIsDefault = JSON.stringify(aug) === JSON.stringify(DIGITS_AUGMENT_DEFAULTS);
   log(`loading ${o.trainSet}`);
   const train = await loadDataset(o.trainSet, { limit: o.trainLimit, size: arch.size });
   if (train.channels !== arch.channels) throw new Error(`data set ${o.trainSet}: ${train.channels} channels, the model takes ${arch.channels}`);
@@ -328,7 +343,9 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   const settings = {
     steps: o.steps, batch: o.batch, views: o.views, lr: o.lr, warmup: o.warmup, weightDecay: o.weightDecay, lambda: o.lambda,
     directions: o.directions, seed: o.seed, trainSet: o.trainSet, trainLimit: o.trainLimit ?? null,
-    sigreg: { tMax: SIGREG_T_MAX, knots: SIGREG_KNOTS }, augment: 'digits',
+    sigreg: { tMax: SIGREG_T_MAX, knots: SIGREG_KNOTS },
+    // 'digits' at its default strength (as earlier runs recorded it), else the preset and its strength
+    augment: augIsDefault ? 'digits' : { preset: 'digits', ...aug },
     ...(isVit ? { arch: 'vit', vit: vitOpts } : {}),
   };
   const settingsPath = join(o.out, 'train-settings.json');
@@ -361,7 +378,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
   const sampler = new BatchSampler(train.images.length, batch, o.seed);
   const s = arch.size;
   const feeds = (step: number): Record<string, Tensor> => {
-    const views = makeViews(train, sampler.indices(step), o.views, stepRng(o.seed, step, 2));
+    const views = makeViews(train, sampler.indices(step), o.views, stepRng(o.seed, step, 2), aug);
     const dirs = randomDirections(stepRng(o.seed, step, 3), arch.K, o.directions);
     return {
       views: new Tensor('float32', [o.views * batch, arch.channels, s, s], views),
