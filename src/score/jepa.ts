@@ -6,7 +6,7 @@ import { Session, SessionOptions } from '../runtime/session.js';
 import { ApproxOptions, checkApprox, combine, sketchEstimate, sketchMatrices } from './approx.js';
 import { GramSession } from './gram.js';
 import { gram } from './linalg.js';
-import { checkFinite, finishSpectrum, logStandardNormal, Spectrum, SpectrumOptions, transpose } from './spectrum.js';
+import { checkFinite, finishSpectrum, logStandardNormal, rankTolerance, Spectrum, SpectrumOptions, transpose } from './spectrum.js';
 
 export * from './spectrum.js';
 
@@ -87,21 +87,13 @@ export class JepaScorer {
     return new Tensor('float32', this.encoder.inputShape, x);
   }
 
-  /** The embedding f(x) and the full Jacobian J (K x D, row-major, float32). */
+  /** The embedding f(x) and the full Jacobian J (K x D, row-major, float32): the products with the identity. */
   async jacobian(x: Float32Array): Promise<{ embedding: Float32Array; J: Float32Array }> {
-    const { K, D } = this;
-    const input = this.feed(x);
-    const J = new Float32Array(K * D);
-    let embedding: Float32Array | undefined;
-    for (let start = 0; start < K; start += this.chunk) {
-      const k = Math.min(this.chunk, K - start);
-      const cot = new Float32Array(k * K);
-      for (let r = 0; r < k; r++) cot[r * K + start + r] = 1;
-      const out = await this.jac.run({ [this.encoder.input]: input, [this.cotangent]: new Tensor('float32', [k, 1, K], cot) });
-      J.set(out[this.grad].data as Float32Array, start * D);
-      embedding ??= Float32Array.from(out[this.encoder.output].data as Float32Array);
-    }
-    return { embedding: embedding!, J };
+    const { K } = this;
+    const identity = new Float32Array(K * K);
+    for (let r = 0; r < K; r++) identity[r * K + r] = 1;
+    const { embedding, Y } = await this.products(x, identity);
+    return { embedding, J: Y };
   }
 
   /** Products C J for the rows of C (n x K, row-major): n x D, `chunk` rows per run. */
@@ -137,7 +129,7 @@ export class JepaScorer {
     checkFinite(embedding!, 'embedding');
     const res = combine(parts);
     const sv = res.singularValues;
-    const tol = sv[0] * (this.opts.rankTol ?? Math.max(K, D) * 2 ** -23);
+    const tol = rankTolerance(sv[0], K, D, this.opts.rankTol);
     return {
       score: res.score,
       scoreRank: res.score,
