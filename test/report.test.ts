@@ -13,7 +13,7 @@ import { Rng } from '../src/data/random.js';
 import { escapeHtml, writeReport } from '../src/report/html.js';
 import { histogram, histogramBins, scatter, spectrumBands } from '../src/report/plots.js';
 import { readMetrics, readScores } from '../src/report/read.js';
-import { CHROMIUM_ARGS, chromiumSkip, findChromium } from './support/chromium.js';
+import { CHROMIUM_ARGS, chromiumSkip, findChromium, pageProblems } from './support/chromium.js';
 
 let dir: string;
 before(async () => {
@@ -200,12 +200,7 @@ test('the report opens in headless Chromium with every image and plot loaded', {
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    const problems = pageProblems(page);
     page.on('request', (r) => {
       if (!/^(file|data):/.test(r.url())) problems.push(`outside request: ${r.url()}`);
     });

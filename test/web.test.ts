@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { readStored } from '../src/data/datasets.js';
 import { buildSite } from '../web/build.js';
 import { serveStatic } from '../web/serve.js';
-import { CHROMIUM_ARGS, chromiumSkip, findChromium } from './support/chromium.js';
+import { CHROMIUM_ARGS, chromiumSkip, findChromium, pageProblems } from './support/chromium.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -63,12 +63,7 @@ test('the page scores chosen images like the CLI, in Chromium, with and without 
     for (const isolation of [true, false]) {
       const { server, url } = await serveStatic(site, { port: 0, isolation });
       const page = await browser.newPage({ acceptDownloads: true });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('requestfailed', (q) => problems.push(`request failed: ${q.url()}`));
+      const problems = pageProblems(page);
       page.on('response', (q) => {
         if (q.status() >= 400) problems.push(`HTTP ${q.status()}: ${q.url()}`);
       });

@@ -1,24 +1,12 @@
 // Starts a private redis-server on a free loopback port for a test, and stops it. Without redis-server a
 // test skips with a one-line reason, except under CI=true, where a missing redis-server is an error.
 import { ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from './path.js';
 
 /** The path of redis-server (REDIS_SERVER, then the PATH, then /usr/bin), or undefined. */
 export function findRedisServer(): string | undefined {
-  const env = process.env.REDIS_SERVER;
-  if (env) return env;
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin']) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, 'redis-server'), constants.X_OK);
-      return join(dir, 'redis-server');
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return process.env.REDIS_SERVER || findExecutable(['redis-server'], ['/usr/bin', '/usr/sbin']);
 }
 
 export const NO_REDIS = 'no redis-server found (set REDIS_SERVER, or install it: apt-get install redis-server)';
