@@ -4,7 +4,7 @@
 //  2. 2 workers x 1 thread vs 1 process x 2 threads
 // Medians of --runs runs. Needs redis-server (REDIS_SERVER or the PATH); skipped with a line without it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportDatasetAsPngs } from '../src/data/datasets.js';
 import { findRedisServer, startRedis } from '../test/support/redis.js';
