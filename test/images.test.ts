@@ -372,6 +372,50 @@ test('augment digits pieces: no-op settings are the identity; noise has sigma 0.
   }
 });
 
+test('augment digits elastic: displacements have the closed-form size; stroke: each pixel between erosion and dilation', () => {
+  const still = { scale: [1, 1] as [number, number], ratio: [1, 1] as [number, number], maxShift: 0, maxRotation: 0, noise: 0 };
+  // on a horizontal ramp x / 27 the output minus the input is the horizontal displacement / 27 (inside the image)
+  const ramp = new Float32Array(784).map((_, i) => (i % 28) / 27);
+  const alpha = 20;
+  const rng = new Rng(7);
+  let s2 = 0, n = 0;
+  for (let t = 0; t < 200; t++) {
+    const y = augment(ramp, 1, 28, 28, 'digits', rng, { ...still, elastic: alpha });
+    for (let r = 4; r < 24; r++) for (let c = 4; c < 24; c++) {
+      const d = 27 * y[r * 28 + c] - c;
+      s2 += d * d;
+      n++;
+    }
+  }
+  // U(-1, 1) has variance 1/3; a normalised Gaussian of sigma 4 keeps sum k^2 = 1 / (2 sqrt(pi) 4) per axis
+  let k2 = 0, k1 = 0;
+  for (let j = -12; j <= 12; j++) k1 += Math.exp(-(j * j) / 32);
+  for (let j = -12; j <= 12; j++) k2 += (Math.exp(-(j * j) / 32) / k1) ** 2;
+  const expected = alpha * Math.sqrt(1 / 3) * k2;
+  const rms = Math.sqrt(s2 / n);
+  assert.ok(Math.abs(rms / expected - 1) < 0.15, `rms displacement ${rms}, expected ${expected}`);
+  // off by default: the random stream is untouched, so the output equals the one without the option
+  const img = new Float32Array(784).map((_, i) => ((i * 31) % 200) / 255);
+  assert.deepEqual(augment(img, 1, 28, 28, 'digits', new Rng(3), { elastic: 0, stroke: 0 }), augment(img, 1, 28, 28, 'digits', new Rng(3)));
+  // stroke: a blend towards the 3x3-cross max or min
+  const at = (x: Float32Array, r: number, c: number) => x[Math.min(27, Math.max(0, r)) * 28 + Math.min(27, Math.max(0, c))];
+  const cross = (x: Float32Array, r: number, c: number) => [at(x, r, c), at(x, r - 1, c), at(x, r + 1, c), at(x, r, c - 1), at(x, r, c + 1)];
+  let thicker = 0, thinner = 0;
+  for (let t = 0; t < 40; t++) {
+    const y = augment(img, 1, 28, 28, 'digits', rng, { ...still, stroke: 1 });
+    let dm = 0;
+    for (let r = 0; r < 28; r++) for (let c = 0; c < 28; c++) {
+      const v = cross(img, r, c);
+      const i = r * 28 + c;
+      assert.ok(y[i] >= Math.min(...v) - 1e-5 && y[i] <= Math.max(...v) + 1e-5);
+      dm += y[i] - img[i];
+    }
+    if (dm > 0) thicker++;
+    else if (dm < 0) thinner++;
+  }
+  assert.ok(thicker > 5 && thinner > 5, `thicker ${thicker}, thinner ${thinner}`);
+});
+
 test('augmentNormalized: un-normalises, augments, normalises back', () => {
   const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
   const hw = 16;

@@ -23,6 +23,9 @@ interface TrainFlags {
   maxShift: string;
   maxRotation: string;
   minScale: string;
+  elastic: string;
+  stroke: string;
+  weightDecay: string;
   directions: string;
   seed: string;
   data: string;
@@ -54,6 +57,9 @@ export function register(program: Command): void {
     .option('--max-shift <px>', 'augmentation: largest shift of a view in pixels', String(DIGITS_AUGMENT_DEFAULTS.maxShift))
     .option('--max-rotation <deg>', 'augmentation: largest rotation of a view in degrees', String(DIGITS_AUGMENT_DEFAULTS.maxRotation))
     .option('--min-scale <s>', 'augmentation: smallest area of the random crop, as a fraction of the image (0-1]', String(DIGITS_AUGMENT_DEFAULTS.minScale))
+    .option('--elastic <alpha>', 'augmentation: elastic distortion strength (Simard et al. 2003, 4 px smoothing; 0 = off)', String(DIGITS_AUGMENT_DEFAULTS.elastic))
+    .option('--stroke <p>', 'augmentation: probability of a stroke-width change (0 = off)', String(DIGITS_AUGMENT_DEFAULTS.stroke))
+    .option('--weight-decay <w>', 'decoupled weight decay (AdamW)', String(d.weightDecay))
     .option('--directions <m>', 'random SIGReg directions per step', String(d.directions))
     .option('--seed <n>', 'seed (weights, batches, views, directions)', String(d.seed))
     .option('--data <set>', 'training images: built-in set or folder', d.trainSet)
@@ -83,6 +89,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       : undefined;
   if (vit && vit.hiddenSize % vit.heads !== 0) throw new UserError(`--hidden ${vit.hiddenSize} is not a multiple of --heads ${vit.heads}`);
   if (vit && 28 % vit.patchSize !== 0) throw new UserError(`--patch ${vit.patchSize} does not divide the 28-pixel digits`);
+  if (Number(flags.stroke) > 1) throw new UserError(`--stroke is a probability (0-1), got '${flags.stroke}'`);
   if (Number(flags.minScale) > 1) throw new UserError(`--min-scale must be at most 1, got '${flags.minScale}'`);
   const res = await trainDigits({
     out,
@@ -97,7 +104,10 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       maxShift: parseNum(flags.maxShift, 'max-shift', { min: 0 }),
       maxRotation: parseNum(flags.maxRotation, 'max-rotation', { min: 0 }),
       minScale: parseNum(flags.minScale, 'min-scale', { positive: true }),
+      elastic: parseNum(flags.elastic, 'elastic', { min: 0 }),
+      stroke: parseNum(flags.stroke, 'stroke', { min: 0 }),
     },
+    weightDecay: parseNum(flags.weightDecay, 'weight-decay', { min: 0 }),
     directions: parseNum(flags.directions, 'directions', POSITIVE_INT),
     seed,
     trainSet: flags.data,

@@ -22,6 +22,17 @@ export interface AugmentOptions {
   /** digits: standard deviation of the added Gaussian noise (0.05); the result is clamped to [0, 1]. */
   noise?: number;
   /**
+   * digits: elastic distortion (Simard et al. 2003): a per-pixel displacement field of U(-1, 1) draws,
+   * smoothed by a Gaussian of `elasticSigma` pixels (4) and scaled by `elastic` (0 = off; 34 in the paper).
+   */
+  elastic?: number;
+  elasticSigma?: number;
+  /**
+   * digits: stroke width change: with this probability (0 = off) the image is blended, by a U(0, 1) amount,
+   * towards its grey-level dilation or erosion (3x3 cross), half the time each.
+   */
+  stroke?: number;
+  /**
    * The input is normalised, (x - mean) / std: it is un-normalised to [0, 1] pixels, augmented, and normalised
    * back. mean/std have one value per channel (or one for all).
    */
@@ -202,6 +213,12 @@ function colorJitter(x: Float32Array, c: number, hw: number, rng: Rng, bright: n
 }
 
 function digits(x: Float32Array, c: number, h: number, w: number, rng: Rng, o: AugmentOptions): Float32Array {
+  // the optional parts draw from rng only when on, so the default stream is unchanged
+  if ((o.stroke ?? 0) > 0 && rng.uniform() < o.stroke!) {
+    const thicken = rng.uniform() < 0.5;
+    x = blend(x, crossFilter(x, c, h, w, thicken), rng.uniform());
+  }
+  const field = (o.elastic ?? 0) > 0 ? elasticField(h, w, o.elastic!, o.elasticSigma ?? 4, rng) : null;
   const box = randomResizedCropBox(h, w, o.scale ?? [0.6, 1], o.ratio ?? [3 / 4, 4 / 3], rng);
   const maxRot = ((o.maxRotation ?? 15) * Math.PI) / 180;
   const theta = rng.range(-maxRot, maxRot);
@@ -222,8 +239,12 @@ function digits(x: Float32Array, c: number, h: number, w: number, rng: Rng, o: A
   const out = new Float32Array(c * hw);
   for (let y = 0; y < h; y++) {
     for (let i = 0; i < w; i++) {
-      const px = a11 * i + a12 * y + t1;
-      const py = a21 * i + a22 * y + t2;
+      let px = a11 * i + a12 * y + t1;
+      let py = a21 * i + a22 * y + t2;
+      if (field) {
+        px += field.dx[y * w + i];
+        py += field.dy[y * w + i];
+      }
       if (px <= -1 || py <= -1 || px >= w || py >= h) continue;
       const xf = Math.floor(px), yf = Math.floor(py);
       const tx = px - xf, ty = py - yf;
@@ -252,6 +273,60 @@ function digits(x: Float32Array, c: number, h: number, w: number, rng: Rng, o: A
     for (let i = 0; i < out.length; i++) out[i] = clamp01(out[i]);
   }
   return out;
+}
+
+/** Grey-level dilation (max) or erosion (min) over the 3x3 cross, per channel, edges clamped. */
+function crossFilter(x: Float32Array, c: number, h: number, w: number, dilate: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const pick = dilate ? Math.max : Math.min;
+  for (let k = 0; k < c; k++) {
+    const b = k * h * w;
+    for (let y = 0; y < h; y++) {
+      for (let i = 0; i < w; i++) {
+        const at = (yy: number, ii: number) => x[b + Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, ii))];
+        out[b + y * w + i] = pick(at(y, i), at(y - 1, i), at(y + 1, i), at(y, i - 1), at(y, i + 1));
+      }
+    }
+  }
+  return out;
+}
+
+function blend(a: Float32Array, b: Float32Array, t: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] + t * (b[i] - a[i]);
+  return out;
+}
+
+/** Elastic displacement field (source pixels per output pixel): alpha * gaussian_sigma * U(-1, 1), edges clamped. */
+function elasticField(h: number, w: number, alpha: number, sigma: number, rng: Rng): { dx: Float32Array; dy: Float32Array } {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const kernel = new Float64Array(2 * r + 1);
+  let total = 0;
+  for (let j = -r; j <= r; j++) total += kernel[j + r] = Math.exp(-(j * j) / (2 * sigma * sigma));
+  for (let j = 0; j < kernel.length; j++) kernel[j] /= total;
+  const smooth = (): Float32Array => {
+    const raw = new Float64Array(h * w);
+    for (let i = 0; i < raw.length; i++) raw[i] = rng.range(-1, 1);
+    const tmp = new Float64Array(h * w);
+    for (let y = 0; y < h; y++) {
+      for (let i = 0; i < w; i++) {
+        let s = 0;
+        for (let j = -r; j <= r; j++) s += kernel[j + r] * raw[y * w + Math.min(w - 1, Math.max(0, i + j))];
+        tmp[y * w + i] = s;
+      }
+    }
+    const out = new Float32Array(h * w);
+    for (let y = 0; y < h; y++) {
+      for (let i = 0; i < w; i++) {
+        let s = 0;
+        for (let j = -r; j <= r; j++) s += kernel[j + r] * tmp[Math.min(h - 1, Math.max(0, y + j)) * w + i];
+        out[y * w + i] = alpha * s;
+      }
+    }
+    return out;
+  };
+  const dx = smooth();
+  return { dx, dy: smooth() };
 }
 
 function clamp01(v: number): number {

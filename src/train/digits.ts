@@ -74,9 +74,13 @@ export interface DigitsAugment {
   maxShift?: number;
   maxRotation?: number;
   minScale?: number;
+  /** elastic distortion strength (Simard's alpha, smoothing 4 px); 0 = off */
+  elastic?: number;
+  /** probability of a stroke-width change; 0 = off */
+  stroke?: number;
 }
 
-export const DIGITS_AUGMENT_DEFAULTS: Required<DigitsAugment> = { maxShift: 3, maxRotation: 15, minScale: 0.6 };
+export const DIGITS_AUGMENT_DEFAULTS: Required<DigitsAugment> = { maxShift: 3, maxRotation: 15, minScale: 0.6, elastic: 0, stroke: 0 };
 
 export const TRAIN_DEFAULTS = {
   steps: 6000,
@@ -158,6 +162,14 @@ function lejepaGraphOf(arch: Arch, weights: Map<string, Tensor>, views: number, 
   return { graph: b.build(), loss: l.loss, invariance: l.invariance, sigreg: l.regularizer };
 }
 
+/** The augmentation as a run records it: the parts that are off (elastic, stroke) are left out, as before they existed. */
+function augRecord(aug: Required<DigitsAugment>): Partial<DigitsAugment> {
+  const r: Partial<DigitsAugment> = { ...aug };
+  if (!aug.elastic) delete r.elastic;
+  if (!aug.stroke) delete r.stroke;
+  return r;
+}
+
 /** Learning rate at a step: linear warm-up, then cosine decay to 5% of the peak. */
 export function learningRate(step: number, steps: number, lr: number, warmup: number): number {
   if (step < warmup) return (lr * (step + 1)) / warmup;
@@ -169,7 +181,7 @@ export function learningRate(step: number, steps: number, lr: number, warmup: nu
 export function makeViews(ds: Dataset, idx: ArrayLike<number>, views: number, rng: Rng, aug: DigitsAugment = {}): Float32Array {
   const hw = ds.height * ds.width * ds.channels;
   const a = { ...DIGITS_AUGMENT_DEFAULTS, ...aug };
-  const opts: AugmentOptions = { maxShift: a.maxShift, maxRotation: a.maxRotation, scale: [a.minScale, 1] };
+  const opts: AugmentOptions = { maxShift: a.maxShift, maxRotation: a.maxRotation, scale: [a.minScale, 1], elastic: a.elastic, stroke: a.stroke };
   const out = new Float32Array(views * idx.length * hw);
   for (let v = 0; v < views; v++) {
     for (let i = 0; i < idx.length; i++) {
@@ -345,7 +357,7 @@ export async function trainDigits(opts: DigitsTrainOptions): Promise<DigitsTrain
     directions: o.directions, seed: o.seed, trainSet: o.trainSet, trainLimit: o.trainLimit ?? null,
     sigreg: { tMax: SIGREG_T_MAX, knots: SIGREG_KNOTS },
     // 'digits' at its default strength (as earlier runs recorded it), else the preset and its strength
-    augment: augIsDefault ? 'digits' : { preset: 'digits', ...aug },
+    augment: augIsDefault ? 'digits' : { preset: 'digits', ...augRecord(aug) },
     ...(isVit ? { arch: 'vit', vit: vitOpts } : {}),
   };
   const settingsPath = join(o.out, 'train-settings.json');
