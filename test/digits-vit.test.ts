@@ -86,7 +86,7 @@ test('built-in digits-vit: the same embeddings as built-in and as a Hugging Face
   assert.ok(Math.abs(acc - small.knn_accuracy) < 1e-9, `kNN on ${small.train_images}/${small.test_images}: ${acc} vs recorded ${small.knn_accuracy}`);
 });
 
-test('score --model digits-vit, exact and --approx 8: the lines match the library on the exact Jacobian', async () => {
+test('score --model digits-vit, exact, --approx 8 and --approx (K/8): the lines match the library on the exact Jacobian', async () => {
   const { spawnSync } = await import('node:child_process');
   const { writeSafetensors } = await import('../src/data/safetensors.js');
   const { JepaScorer } = await import('../src/score/jepa.js');
@@ -113,6 +113,11 @@ test('score --model digits-vit, exact and --approx 8: the lines match the librar
     assert.equal(exact[i].approx, undefined);
   }
   await scorer.release();
+  // --approx without r: K/8 = 16 products, the same lines as --approx 16
+  assert.equal(cli('--out', join(dir, 'dflt.jsonl'), '--approx').status, 0);
+  assert.equal(cli('--out', join(dir, 'r16.jsonl'), '--approx', '16').status, 0);
+  assert.deepEqual(read('dflt.jsonl'), read('r16.jsonl'));
+  assert.equal(read('dflt.jsonl')[0].approx.rows, 16);
   const bad = cli('--out', join(dir, 'bad.jsonl'), '--approx', '129');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr.trim(), /^jepa-score: approx: 129 rows asked for, the embedding has only K = 128$/);

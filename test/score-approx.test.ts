@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/data/random.js';
 import { buildDigitsEncoder, defaultDigitsConfig, initDigitsWeights } from '../src/models/digits.js';
-import { approxScoreFromGram, approxScoreFromJacobian, haarRows, sketchMatrices, sketchSizes, subsetRows } from '../src/score/approx.js';
+import { approxScoreFromGram, approxScoreFromJacobian, defaultApproxRows, haarRows, sketchMatrices, sketchSizes, subsetRows } from '../src/score/approx.js';
 import { JepaScorer } from '../src/score/jepa.js';
 import { gram } from '../src/score/linalg.js';
 import { scoreFromJacobian } from '../src/score/spectrum.js';
@@ -132,4 +132,12 @@ test('JepaScorer with approx: the ORT products give the estimate of the exact Ja
     if (o.rows === 64) assert.ok(Math.abs(a.score - e.score) < 1e-3 * Math.abs(e.score), `r = K: ${a.score} vs exact ${e.score}`);
   }
   await assert.rejects(JepaScorer.create(enc, { approx: { rows: 65 } }), /only K = 64/);
+  // without rows: the default K/8 rounded up, the same sketch as asking for it
+  const dflt = await JepaScorer.create(enc, { threads: 1, approx: {} });
+  const d = await dflt.score(x);
+  await dflt.release();
+  assert.equal(d.approx?.rows, 8);
+  assert.ok(Math.abs(d.score - approxScoreFromJacobian(J, 64, 784, { rows: 8 }).score) < 1e-3 * Math.abs(d.score) + 1e-3);
+  assert.deepEqual([defaultApproxRows(64), defaultApproxRows(384), defaultApproxRows(100), defaultApproxRows(3)], [8, 48, 13, 1]);
+  assert.throws(() => sketchMatrices(64, { method: 'basis', basis: new Float64Array(64) }), /method basis needs rows/);
 });

@@ -28,7 +28,7 @@ interface ScoreFlags {
   views?: string;
   augment: string;
   seed: string;
-  approx?: string;
+  approx?: string | true;
   approxMethod: string;
   approxSketches: string;
   limit?: string;
@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed for the views and the --approx sketch', '0')
     .option('--limit <n>', 'score at most n images')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)')
-    .option('--approx <r>', 'estimate the score from r Jacobian products instead of K (see docs/fast.md)')
+    .option('--approx [r]', 'estimate the score from r Jacobian products instead of K; without r, K/8 rounded up (see docs/fast.md)')
     .option('--approx-method <m>', 'approx: sketch (random rotation) or subset (random coordinates)', 'sketch')
     .option('--approx-sketches <n>', 'approx: split the r products into n sketches and average', '1')
     .option('--device <device>', 'cpu, or cuda (onnxruntime\'s CUDA provider, installed on request: docs/scale.md)', 'cpu')
@@ -154,10 +154,11 @@ function approxOptions(flags: ScoreFlags): ApproxOptions | undefined {
   if (flags.approx === undefined) return undefined;
   const method = flags.approxMethod;
   if (!APPROX_METHODS.includes(method as ApproxMethod)) throw new UserError(`--approx-method must be one of ${APPROX_METHODS.join(', ')}, got '${method}'`);
-  const rows = parseNum(flags.approx, 'approx', POSITIVE_INT);
+  // --approx alone: the library's default, K/8 (K is known once the model is loaded)
+  const rows = flags.approx === true ? undefined : parseNum(flags.approx, 'approx', POSITIVE_INT);
   const sketches = parseNum(flags.approxSketches, 'approx-sketches', POSITIVE_INT);
-  if (sketches > rows) throw new UserError(`--approx-sketches ${sketches} exceeds --approx ${rows}`);
-  return { rows, method: method as ApproxMethod, sketches, seed: Number(flags.seed) || 0 };
+  if (rows !== undefined && sketches > rows) throw new UserError(`--approx-sketches ${sketches} exceeds --approx ${rows}`);
+  return { ...(rows === undefined ? {} : { rows }), method: method as ApproxMethod, sketches, seed: Number(flags.seed) || 0 };
 }
 
 /** A short hash of the whole list of items, independent of the output's folder (what `merge` checks shards against). */
