@@ -1,5 +1,6 @@
 // Seeded image augmentations on CHW Float32Arrays (pure JS), for the Monte-Carlo views estimator and training.
 // Every random draw comes from the Rng passed in, so a seed fixes the output.
+import { gaussianBlur } from './blur.js';
 import { Rng } from './random.js';
 
 export type AugmentPreset = 'dinov2' | 'digits' | 'none';
@@ -281,9 +282,9 @@ function crossFilter(x: Float32Array, c: number, h: number, w: number, dilate: b
   const pick = dilate ? Math.max : Math.min;
   for (let k = 0; k < c; k++) {
     const b = k * h * w;
+    const at = (yy: number, ii: number) => x[b + Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, ii))];
     for (let y = 0; y < h; y++) {
       for (let i = 0; i < w; i++) {
-        const at = (yy: number, ii: number) => x[b + Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, ii))];
         out[b + y * w + i] = pick(at(y, i), at(y - 1, i), at(y + 1, i), at(y, i - 1), at(y, i + 1));
       }
     }
@@ -297,33 +298,12 @@ function blend(a: Float32Array, b: Float32Array, t: number): Float32Array {
   return out;
 }
 
-/** Elastic displacement field (source pixels per output pixel): alpha * gaussian_sigma * U(-1, 1), edges clamped. */
+/** Elastic displacement field (source pixels per output pixel): alpha * (Gaussian blur of U(-1, 1) draws), edges clamped. */
 function elasticField(h: number, w: number, alpha: number, sigma: number, rng: Rng): { dx: Float32Array; dy: Float32Array } {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const kernel = new Float64Array(2 * r + 1);
-  let total = 0;
-  for (let j = -r; j <= r; j++) total += kernel[j + r] = Math.exp(-(j * j) / (2 * sigma * sigma));
-  for (let j = 0; j < kernel.length; j++) kernel[j] /= total;
   const smooth = (): Float32Array => {
     const raw = new Float64Array(h * w);
     for (let i = 0; i < raw.length; i++) raw[i] = rng.range(-1, 1);
-    const tmp = new Float64Array(h * w);
-    for (let y = 0; y < h; y++) {
-      for (let i = 0; i < w; i++) {
-        let s = 0;
-        for (let j = -r; j <= r; j++) s += kernel[j + r] * raw[y * w + Math.min(w - 1, Math.max(0, i + j))];
-        tmp[y * w + i] = s;
-      }
-    }
-    const out = new Float32Array(h * w);
-    for (let y = 0; y < h; y++) {
-      for (let i = 0; i < w; i++) {
-        let s = 0;
-        for (let j = -r; j <= r; j++) s += kernel[j + r] * tmp[Math.min(h - 1, Math.max(0, y + j)) * w + i];
-        out[y * w + i] = alpha * s;
-      }
-    }
-    return out;
+    return Float32Array.from(gaussianBlur(raw, h, w, sigma, 'clamp'), (v) => alpha * v);
   };
   const dx = smooth();
   return { dx, dy: smooth() };

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listImages } from './folders.js';
 import { decodeImage, writePng } from './images.js';
+import { gaussianBlur } from './blur.js';
 import { readIdx } from './idx.js';
 import { resizeU8, rgbToGray } from './preprocess.js';
 import { Rng } from './random.js';
@@ -256,45 +257,12 @@ function constantLevel(i: number, rng: Rng): number {
   return rng.int(256);
 }
 
-/** The normalised 1-D Gaussian kernel of standard deviation sigma, radius ceil(3 sigma). */
-export function gaussianKernel(sigma: number): Float64Array {
-  if (!(sigma > 0)) throw new Error(`blur: sigma must be positive, got ${sigma}`);
-  const r = Math.ceil(3 * sigma);
-  const k = Float64Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
-  const sum = k.reduce((a, b) => a + b, 0);
-  return k.map((v) => v / sum);
-}
-
 /**
  * Separable Gaussian blur of an 8-bit h x w image; pixels outside the image count as 0 (the black MNIST
  * background). Rounded back to 8 bits.
  */
 export function gaussianBlurU8(img: Uint8Array, h: number, w: number, sigma: number): Uint8Array {
-  const k = gaussianKernel(sigma);
-  const r = (k.length - 1) / 2;
-  const tmp = new Float64Array(h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let t = -r; t <= r; t++) {
-        const xx = x + t;
-        if (xx >= 0 && xx < w) s += k[t + r] * img[y * w + xx];
-      }
-      tmp[y * w + x] = s;
-    }
-  }
-  const out = new Uint8Array(h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let t = -r; t <= r; t++) {
-        const yy = y + t;
-        if (yy >= 0 && yy < h) s += k[t + r] * tmp[yy * w + x];
-      }
-      out[y * w + x] = Math.min(255, Math.max(0, Math.round(s)));
-    }
-  }
-  return out;
+  return Uint8Array.from(gaussianBlur(img, h, w, sigma, 'zero'), (s) => Math.min(255, Math.max(0, Math.round(s))));
 }
 
 function toUnit(u8: Uint8Array): Float32Array {
