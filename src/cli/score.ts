@@ -158,7 +158,7 @@ function approxOptions(flags: ScoreFlags): ApproxOptions | undefined {
   const rows = flags.approx === true ? undefined : parseNum(flags.approx, 'approx', POSITIVE_INT);
   const sketches = parseNum(flags.approxSketches, 'approx-sketches', POSITIVE_INT);
   if (rows !== undefined && sketches > rows) throw new UserError(`--approx-sketches ${sketches} exceeds --approx ${rows}`);
-  return { ...(rows === undefined ? {} : { rows }), method: method as ApproxMethod, sketches, seed: Number(flags.seed) || 0 };
+  return { rows, method: method as ApproxMethod, sketches, seed: Number(flags.seed) || 0 };
 }
 
 /** A short hash of the whole list of items, independent of the output's folder (what `merge` checks shards against). */
