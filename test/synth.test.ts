@@ -67,6 +67,14 @@ test('a small grid writes results.json, the CSV and the heatmaps, and recovers t
     assert.ok(cells[0].pearson > 0.8, `pearson ${cells[0].pearson}`);
     assert.ok(cells[0].pearson_full > 0.9, `pearson_full ${cells[0].pearson_full}`);
     assert.ok(cells[0].pearson_within > 0.5 && cells[0].logp_std > 1);
+    // the dropped term ||f||^2/2: far-out points have low density and large norms (measured -0.92); the
+    // "if exact" Pearson is corr(log p + ||f||^2/2, log p), which the closed form gives from the three columns
+    const c = cells[0];
+    assert.ok(c.norm_logp_corr! < -0.5, `norm_logp_corr ${c.norm_logp_corr}`);
+    const [sl, sn, r] = [c.logp_std, c.norm_sd!, c.norm_logp_corr!];
+    assert.ok(Math.abs(c.pearson_oracle! - (sl + r * sn) / Math.sqrt(sl * sl + sn * sn + 2 * r * sl * sn)) < 1e-9);
+    assert.ok(c.full_slope! > 0.5 && c.full_slope! < 2, `full_slope ${c.full_slope}`);
+    assert.ok(csv[0].includes(',norm_sd,norm_logp_corr,pearson_oracle,full_slope,'));
     // a rerun (e.g. after a killed grid) takes finished cells from cells.jsonl instead of training again
     const logs: string[] = [];
     const again = await runSynth(cfg, dir, (m) => logs.push(m));

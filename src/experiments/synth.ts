@@ -15,7 +15,7 @@ import { lejepaLoss, momentLoss, ObjectiveValues } from '../train/objectives.js'
 import { randomDirections } from '../train/sigreg.js';
 import { BatchSampler, stepRng, Trainer } from '../train/trainer.js';
 import { GaussianMixture } from './gmm.js';
-import { meanStd, pearson, spearman } from './stats.js';
+import { meanStd, pearson, slope, spearman } from './stats.js';
 
 export interface DataConfig {
   components: number;
@@ -394,6 +394,14 @@ export interface CellResult {
   pearson_within: number;
   /** standard deviation of log p over the held-out points */
   logp_std: number;
+  /** sd of the dropped term ||f(x)||^2 / 2 over the held-out points (sqrt(K/2) for exact N(0, I) embeddings) */
+  norm_sd?: number;
+  /** Pearson(||f(x)||^2 / 2, log p): JEPA-SCORE = log p + ||f||^2/2 + c for an exact transport map */
+  norm_logp_corr?: number;
+  /** Pearson(log p + ||f||^2/2, log p): what JEPA-SCORE would reach if the full variant were exactly log p, with this embedding */
+  pearson_oracle?: number;
+  /** least-squares slope of the full variant on log p (1 when the learned density is calibrated) */
+  full_slope?: number;
   embed_dim: number;
   eval_seconds: number;
   final_loss: number;
@@ -413,6 +421,13 @@ export async function runCell(dim: number, samples: number, seed: number, cfg: S
   const s = await scorer.scores(data.test);
   await scorer.release();
   const lp = data.testLogProb;
+  const K = tr.encoder.mlp.outputDim;
+  const halfSq = new Float64Array(lp.length);
+  for (let i = 0; i < lp.length; i++) {
+    let q = 0;
+    for (let k = 0; k < K; k++) q += s.embedding[i * K + k] ** 2;
+    halfSq[i] = q / 2;
+  }
   return {
     dim,
     samples,
@@ -426,7 +441,11 @@ export async function runCell(dim: number, samples: number, seed: number, cfg: S
     train_seconds: tr.trainSeconds,
     pearson_within: withinComponents(s.score, lp, data.testLabels, data.gmm.components),
     logp_std: meanStd(lp).std,
-    embed_dim: tr.encoder.mlp.outputDim,
+    norm_sd: meanStd(halfSq).std,
+    norm_logp_corr: pearson(halfSq, lp),
+    pearson_oracle: pearson(Float64Array.from(lp, (v, i) => v + halfSq[i]), lp),
+    full_slope: slope(s.full, lp),
+    embed_dim: K,
     eval_seconds: (performance.now() - t0) / 1000,
     final_loss: tr.final.loss,
     final_invariance: tr.final.invariance,
@@ -452,10 +471,10 @@ export function withinComponents(a: Float64Array, b: Float64Array, labels: Int32
   return weight ? total / weight : NaN;
 }
 
-const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'seed', 'data_seed', 'train_seed', 'pearson_within', 'logp_std', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer', 'steps', 'converged'];
+const CSV_COLUMNS: (keyof CellResult)[] = ['dim', 'samples', 'pearson', 'spearman', 'pearson_full', 'spearman_full', 'train_seconds', 'seed', 'data_seed', 'train_seed', 'pearson_within', 'logp_std', 'norm_sd', 'norm_logp_corr', 'pearson_oracle', 'full_slope', 'embed_dim', 'eval_seconds', 'final_loss', 'final_invariance', 'final_regularizer', 'steps', 'converged'];
 
 export function cellsToCsv(cells: CellResult[]): string {
-  const fmt = (v: number | boolean) => (typeof v === 'boolean' ? String(v) : Number.isInteger(v) ? String(v) : v.toPrecision(6));
+  const fmt = (v: number | boolean | undefined) => (v === undefined ? '' : typeof v === 'boolean' ? String(v) : Number.isInteger(v) ? String(v) : v.toPrecision(6));
   const rows = cells.map((c) => CSV_COLUMNS.map((k) => fmt(c[k])).join(','));
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }
@@ -526,7 +545,7 @@ export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: stri
           writer.write({ settings, cell: c });
         }
         c = { ...c, seed };
-        log(`${tag}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} | ${c.steps} steps${c.converged ? ' (converged)' : ' (cap)'}, ${c.train_seconds.toFixed(1)} s training`);
+        log(`${tag}: pearson ${c.pearson.toFixed(3)} spearman ${c.spearman.toFixed(3)} | with log N(f(x)): pearson ${c.pearson_full.toFixed(3)} spearman ${c.spearman_full.toFixed(3)} | within components ${c.pearson_within.toFixed(3)} |${c.pearson_oracle === undefined ? '' : ` ||f||^2/2: sd ${c.norm_sd!.toFixed(2)}, Pearson with log p ${c.norm_logp_corr!.toFixed(2)}, JEPA-SCORE's Pearson if the full variant were exact ${c.pearson_oracle.toFixed(3)}, slope of the full variant on log p ${c.full_slope!.toFixed(2)} |`} ${c.steps} steps${c.converged ? ' (converged)' : ' (cap)'}, ${c.train_seconds.toFixed(1)} s training`);
         cells.push(c);
       }
   const summary = summariseSeeds(cells, 'pearson');
