@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,24 @@ test('a small grid writes results.json, the CSV and the heatmaps, and recovers t
     // other settings do not reuse it
     const other = await runSynth({ ...cfg, steps: 20 }, dir, (m) => logs.push(m));
     assert.notEqual(other.cells[0].final_loss, cells[0].final_loss);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('synth --seeds prints the JEPA-SCORE and full-variant summaries of results.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synth-cli-'));
+  try {
+    const bin = new URL('../bin/jepa-score.js', import.meta.url).pathname;
+    const args = ['synth', '--dims', '2', '--samples', '300', '--seeds', '1-2', '--steps', '30', '--min-steps', '30', '--held-out', '100', '--batch', '64', '--threads', '1', '--out', dir];
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    const [plain, full] = [json.summary[0], json.summary_full[0]];
+    const line = r.stderr.split('\n').find((l) => l.startsWith('D=2\tn=300\tpearson over 2 seeds'));
+    assert.ok(line, r.stderr);
+    assert.ok(line.includes(`mean ${plain.mean.toFixed(3)} sd ${plain.sd.toFixed(3)}`), line);
+    assert.ok(line.includes(`| full variant: mean ${full.mean.toFixed(3)} min ${full.min.toFixed(3)}, >= 0.9 on ${full.at_least_0_9}/2`), line);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -517,7 +517,7 @@ function summaryCsv(rows: SeedSummary[]): string {
  * Runs every (seed, dim, samples) cell and writes results.json, results.csv (one row per seed and cell),
  * summary.csv (mean, sd, min, max over seeds per cell) and the heatmaps into outDir.
  */
-export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: string) => void = () => {}): Promise<{ cells: CellResult[]; summary: SeedSummary[]; files: string[] }> {
+export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: string) => void = () => {}): Promise<{ cells: CellResult[]; summary: SeedSummary[]; summaryFull: SeedSummary[]; files: string[] }> {
   checkSynthConfig(cfg);
   await mkdir(outDir, { recursive: true });
   const cells: CellResult[] = [];
@@ -564,5 +564,5 @@ export async function runSynth(cfg: SynthConfig, outDir: string, log: (msg: stri
   files.push(...(await writePlot(await heat(summary, 'mean', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap')));
   files.push(...(await writePlot(await heat(summaryFull, 'mean', 'Pearson(JEPA-SCORE + log N(f(x)), log p)'), outDir, 'heatmap_full')));
   if (many) files.push(...(await writePlot(await heat(summary, 'min', 'Pearson(JEPA-SCORE, log p) on held-out points'), outDir, 'heatmap_min')));
-  return { cells, summary, files };
+  return { cells, summary, summaryFull, files };
 }
