@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { synthConfigFromFlags } from '../src/cli/synth.js';
 import { Rng } from '../src/data/random.js';
+import { GaussianMixture } from '../src/experiments/gmm.js';
+import { pearson } from '../src/experiments/stats.js';
 import { defaultSynthConfig, JacobianScorer, makeData, runSynth, SynthEncoder } from '../src/experiments/synth.js';
+import { Tensor } from '../src/graph/tensor.js';
 import { initMlpWeights, MlpConfig, mlpForward } from '../src/models/mlp.js';
 import { logStandardNormal, scoreFromJacobian } from '../src/score/spectrum.js';
 
@@ -39,6 +42,51 @@ test('Jacobians of the encoder (batched vjp, many points per run) match finite d
     assert.ok(Math.abs(s.score[i] - want) < 1e-4, `score ${s.score[i]} vs ${want}`);
     assert.ok(Math.abs(s.full[i] - want - logStandardNormal(z)) < 1e-4);
   }
+});
+
+test('one Gaussian, exact transport map: JEPA-SCORE is constant and the full variant is log p (closed form)', async () => {
+  // f(x) = L^-1 (x - m) maps N(m, L L^T) to N(0, I); built as a relu MLP: L^-1 v = relu(L^-1 v) - relu(-L^-1 v)
+  const D = 3;
+  const m = Float64Array.of(0.5, -1, 2);
+  const cov = Float64Array.of(2, 0.5, 0.3, 0.5, 1, 0.2, 0.3, 0.2, 0.5);
+  const gmm = new GaussianMixture(D, Float64Array.of(1), [m], [cov]);
+  const L = gmm.chol[0];
+  const A = new Float64Array(D * D); // A = L^-1 by forward substitution, column by column
+  for (let c = 0; c < D; c++)
+    for (let i = 0; i < D; i++) {
+      let v = i === c ? 1 : 0;
+      for (let k = 0; k < i; k++) v -= L[i * D + k] * A[k * D + c];
+      A[i * D + c] = v / L[i * D + i];
+    }
+  const mlp: MlpConfig = { inputDim: D, outputDim: D, width: 2 * D, depth: 1, activation: 'relu' };
+  const w0 = new Float32Array(2 * D * D);
+  const w1 = new Float32Array(D * 2 * D);
+  for (let i = 0; i < D; i++) {
+    for (let j = 0; j < D; j++) [w0[i * D + j], w0[(D + i) * D + j]] = [A[i * D + j], -A[i * D + j]];
+    [w1[i * 2 * D + i], w1[i * 2 * D + D + i]] = [1, -1];
+  }
+  const weights = new Map([
+    ['layers.0.weight', Tensor.f32([2 * D, D], w0)],
+    ['layers.0.bias', Tensor.f32([2 * D])],
+    ['layers.1.weight', Tensor.f32([D, 2 * D], w1)],
+    ['layers.1.bias', Tensor.f32([D])],
+  ]);
+  const enc: SynthEncoder = { mlp, weights, mean: Float32Array.from(m), scale: 1 };
+  const { x } = gmm.sample(300, new Rng(5));
+  const scorer = await JacobianScorer.create(enc, { chunk: 64, threads: 1 });
+  const s = await scorer.scores(x);
+  await scorer.release();
+  const lp = gmm.logProb(x);
+  let logDetL = 0;
+  for (let i = 0; i < D; i++) logDetL += Math.log(L[i * D + i]);
+  const halfSq = Float64Array.from(lp, (_, i) => (s.embedding[i * D] ** 2 + s.embedding[i * D + 1] ** 2 + s.embedding[i * D + 2] ** 2) / 2);
+  for (let i = 0; i < lp.length; i++) {
+    assert.ok(Math.abs(s.score[i] + logDetL) < 1e-4, `JEPA-SCORE ${s.score[i]} vs -log det L ${-logDetL}`);
+    assert.ok(Math.abs(s.full[i] - lp[i]) < 1e-3, `full variant ${s.full[i]} vs log p ${lp[i]}`);
+  }
+  // all of log p's variation sits in the dropped term: ||f||^2/2 = -log p + const
+  assert.ok(pearson(halfSq, lp) < -0.99999);
+  assert.ok(pearson(s.full, lp) > 0.99999);
 });
 
 test('the data of a cell: one mixture per dimension, nested training sets', () => {
