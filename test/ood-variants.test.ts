@@ -41,6 +41,8 @@ test('regression slope: exact on a line, least squares on noisy data', () => {
   close(regressionSlope([1, 2, 3, 4], [5, 8, 11, 14]), 3, 1e-12, 'line');
   // closed form for x = 0,1,2 and y = 0,2,1: slope = cov/var = 0.5
   close(regressionSlope([0, 1, 2], [0, 2, 1]), 0.5, 1e-12, 'three points');
+  close(regressionSlope([1, 2, 3, 4, 5], [2, 4, 5, 4, 5]), 0.6, 1e-12, 'sum (x - 3)(y - 4) = 6 over sum (x - 3)^2 = 10');
+  assert.throws(() => regressionSlope([1, 2, 3], [1, 2]), /need at least 2 paired values, got 3 and 2/);
   assert.throws(() => regressionSlope([1, 1], [2, 3]), /all x values are equal/);
 });
 

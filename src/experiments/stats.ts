@@ -136,17 +136,3 @@ export function meanStd(a: ArrayLike<number>): { mean: number; std: number } {
   for (let i = 0; i < a.length; i++) v += (a[i] - mean) ** 2;
   return { mean, std: Math.sqrt(v / a.length) };
 }
-
-/** Least-squares slope of y on x. */
-export function slope(y: ArrayLike<number>, x: ArrayLike<number>): number {
-  if (x.length !== y.length) throw new Error('slope: the two series have different lengths');
-  const mx = meanStd(x).mean;
-  const my = meanStd(y).mean;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < x.length; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-  }
-  return sxy / sxx;
-}

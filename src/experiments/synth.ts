@@ -15,7 +15,8 @@ import { lejepaLoss, momentLoss, ObjectiveValues } from '../train/objectives.js'
 import { randomDirections } from '../train/sigreg.js';
 import { BatchSampler, stepRng, Trainer } from '../train/trainer.js';
 import { GaussianMixture } from './gmm.js';
-import { meanStd, pearson, slope, spearman } from './stats.js';
+import { meanStd, pearson, spearman } from './stats.js';
+import { regressionSlope } from './variants.js';
 
 export interface DataConfig {
   components: number;
@@ -421,13 +422,8 @@ export async function runCell(dim: number, samples: number, seed: number, cfg: S
   const s = await scorer.scores(data.test);
   await scorer.release();
   const lp = data.testLogProb;
-  const K = tr.encoder.mlp.outputDim;
-  const halfSq = new Float64Array(lp.length);
-  for (let i = 0; i < lp.length; i++) {
-    let q = 0;
-    for (let k = 0; k < K; k++) q += s.embedding[i * K + k] ** 2;
-    halfSq[i] = q / 2;
-  }
+  // the dropped term -log N(f(x); 0, I) = ||f(x)||^2/2 + const (a constant moves neither its sd nor a Pearson)
+  const dropped = Float64Array.from(lp, (_, i) => s.score[i] - s.full[i]);
   return {
     dim,
     samples,
@@ -441,11 +437,11 @@ export async function runCell(dim: number, samples: number, seed: number, cfg: S
     train_seconds: tr.trainSeconds,
     pearson_within: withinComponents(s.score, lp, data.testLabels, data.gmm.components),
     logp_std: meanStd(lp).std,
-    norm_sd: meanStd(halfSq).std,
-    norm_logp_corr: pearson(halfSq, lp),
-    pearson_oracle: pearson(Float64Array.from(lp, (v, i) => v + halfSq[i]), lp),
-    full_slope: slope(s.full, lp),
-    embed_dim: K,
+    norm_sd: meanStd(dropped).std,
+    norm_logp_corr: pearson(dropped, lp),
+    pearson_oracle: pearson(Float64Array.from(lp, (v, i) => v + dropped[i]), lp),
+    full_slope: regressionSlope(lp, s.full),
+    embed_dim: tr.encoder.mlp.outputDim,
     eval_seconds: (performance.now() - t0) / 1000,
     final_loss: tr.final.loss,
     final_invariance: tr.final.invariance,
